@@ -1,0 +1,41 @@
+"""npukernel: a virtual NPU, a MindSpore-style framework and notebook tools in one package.
+
+Example:
+    >>> import npukernel as npk
+    >>> x = npk.Tensor([[1.0, -2.0]])
+    >>> npk.ops.relu(x).asnumpy().tolist()
+    [[1.0, 0.0]]
+"""
+
+from npukernel import (
+    device,
+    errors,
+    ops,  # noqa: E402,I001  (after Tensor: operators need it)
+    profiler,
+)
+from npukernel.autograd import enable_grad, grad, no_grad, value_and_grad
+from npukernel.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
+from npukernel.dtypes import (
+    bool_,
+    double,
+    float16,
+    float32,
+    float64,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    single,
+    uint8,
+)
+from npukernel.tensor import Parameter, Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "Tensor", "bool_", "device", "double",
+    "enable_grad", "errors", "float16", "float32", "float64", "get_context", "grad", "half",
+    "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",
+    "uint8", "value_and_grad",
+]  # fmt: skip

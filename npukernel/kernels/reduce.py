@@ -21,7 +21,7 @@ from npukernel.kernels import codegen
 
 PARALLEL_MIN_SIZE = 1 << 16
 
-_SOURCE = '''
+_SOURCE = """
 import math
 import numpy as np
 from numba import njit, prange
@@ -105,17 +105,17 @@ def _logsumexp(x):
     for v in x:
         acc += math.exp(v - m)
     return m + math.log(acc)
-'''
+"""
 
-_ROWS = '''
+_ROWS = """
 
 @njit(cache=True, nogil=True{par})
 def {name}_rows_{variant}(x, out):
     for i in {rng}(x.shape[0]):
         out[i] = _{name}(x[i])
-'''
+"""
 
-_COLS = '''
+_COLS = """
 
 @njit(cache=True, nogil=True, fastmath=_FM)
 def _{name}_acc(o, x):
@@ -128,7 +128,7 @@ def {name}_cols_serial(x, out):
     out[:] = x[0]
     for k in range(1, x.shape[0]):
         _{name}_acc(out, x[k])
-'''
+"""
 
 _UPDATES = {
     "sum": "o[j] += x[j]",
@@ -150,7 +150,10 @@ def var_rows_{variant}(x, ddof, out):
 def _build() -> ModuleType:
     src = _SOURCE
     for name in ("sum", "max", "min", "argmax", "argmin", "logsumexp"):
-        for variant, par, rng in (("serial", "", "range"), ("parallel", ", parallel=True", "prange")):
+        for variant, par, rng in (
+            ("serial", "", "range"),
+            ("parallel", ", parallel=True", "prange"),
+        ):
             src += _ROWS.format(name=name, variant=variant, par=par, rng=rng)
     for variant, par, rng in (("serial", "", "range"), ("parallel", ", parallel=True", "prange")):
         src += _VAR.format(variant=variant, par=par, rng=rng)

@@ -112,7 +112,7 @@ def sigmoid(x):
 
 @register_jitable
 def relu(x):
-    return x if x > 0 else x * 0
+    return x if x > 0 else x - x  # x - x: +0.0 for negatives, nan for nan
 
 
 @register_jitable

@@ -1,0 +1,146 @@
+"""``OpDef``: every operator declared once, and the registry that holds them.
+
+An ``OpDef`` carries everything the rest of npukernel needs to know about an operator:
+its group (the fuser and cost model reason about groups, not names), how to validate
+attributes, the kernels per device kind, the gradient rule, the cost of a launch and
+example inputs that the generated tests use. Dispatch, autodiff, the profiler, the op
+table in the docs and ``tests/ops`` all read this one entry.
+
+Example:
+    >>> from npukernel.ops.opdef import OPS
+    >>> OPS["relu"].group
+    'unary'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from npukernel.errors import NpuError
+
+#: Operator groups, tinygrad-style: the fuser fuses UNARY/BINARY chains, cuts at the rest.
+UNARY, BINARY, TERNARY, REDUCE, MOVEMENT = "unary", "binary", "ternary", "reduce", "movement"
+MATMUL, CONV, POOL, NORM, SOFTMAX, LOSS, RANDOM, CAST = (
+    "matmul",
+    "conv",
+    "pool",
+    "norm",
+    "softmax",
+    "loss",
+    "random",
+    "cast",
+)
+ELEMENTWISE = frozenset({UNARY, BINARY, TERNARY, CAST})
+
+#: Which unit of an AI core runs each group (the cost model's roofline uses it).
+UNIT_OF_GROUP = {
+    UNARY: "vector",
+    BINARY: "vector",
+    TERNARY: "vector",
+    CAST: "vector",
+    REDUCE: "vector",
+    MOVEMENT: "dma",
+    MATMUL: "cube",
+    CONV: "cube",
+    POOL: "vector",
+    NORM: "vector",
+    SOFTMAX: "vector",
+    LOSS: "vector",
+    RANDOM: "vector",
+}
+
+Kernel = Callable[..., Any]
+
+
+def default_cost(
+    inputs: list[np.ndarray], outputs: list[np.ndarray], attrs: dict
+) -> tuple[int, int]:
+    """One operation per output element; every input and output byte moves once."""
+    nbytes = 0
+    for a in inputs:
+        nbytes += a.nbytes
+    size = 0
+    for o in outputs:
+        nbytes += o.nbytes
+        size += o.size
+    return size, nbytes
+
+
+@dataclass(slots=True, eq=False)
+class OpDef:
+    """One operator, declared once.
+
+    Attributes:
+        name: Operator name as in ``mindspore.ops`` (``"conv2d"``).
+        group: One of the group constants above.
+        npu: Kernel for ``npu`` devices: ``npu(*arrays, **attrs)`` returns an array, a
+            tuple of arrays (``n_outputs > 1``) or, when ``saves`` is set, ``(result, ctx)``
+            where ``ctx`` is kept for the gradient rule.
+        cpu: Reference kernel (plain numpy) with the same contract; the definition every
+            ``npu`` kernel is tested against.
+        check: ``check(*arrays, **attrs) -> attrs`` validates inputs and attributes
+            *before* any kernel runs and returns normalised attributes; raises ``NpuError``.
+        grad: ``grad(ctx, *douts) -> tuple`` of input gradients (Tensors or None), built
+            from ordinary ops; None when the op is not differentiable.
+        cost: ``cost(inputs, outputs, attrs) -> (flops, bytes)``.
+        n_outputs: Number of outputs; ``-1`` for a list whose length depends on attrs.
+        saves: Whether kernels return ``(result, ctx)``.
+        view: Whether the result may share memory with the first input (movement ops).
+        diff_inputs: Indices of inputs that can receive gradients (None = all).
+        examples: ``examples(rng) -> list[(arrays, attrs)]`` used by the generated tests.
+        bad: ``bad() -> list[(arrays, attrs, error_type)]`` of invalid calls.
+        doc: One-line description for the op table.
+    """
+
+    name: str
+    group: str
+    npu: Kernel
+    cpu: Kernel
+    check: Callable[..., dict] | None = None
+    grad: Callable[..., tuple] | None = None
+    cost: Callable[[list, list, dict], tuple[int, int]] = default_cost
+    n_outputs: int = 1
+    saves: bool = False
+    view: bool = False
+    diff_inputs: tuple[int, ...] | None = None
+    examples: Callable[[np.random.Generator], list] | None = None
+    bad: Callable[[], list] | None = None
+    doc: str = ""
+    unit: str = field(init=False, default="vector")
+
+    def __post_init__(self) -> None:
+        self.unit = UNIT_OF_GROUP[self.group]
+
+
+#: The registry: operator name -> OpDef.
+OPS: dict[str, OpDef] = {}
+
+
+def register(op: OpDef) -> OpDef:
+    """Add ``op`` to the registry (a custom operator goes through the same call).
+
+    Raises:
+        NpuError: if another operator already has that name.
+    """
+    if op.name in OPS:
+        raise NpuError(f"An operator named '{op.name}' is already registered.")
+    OPS[op.name] = op
+    return op
+
+
+def table() -> list[dict[str, Any]]:
+    """One row per registered operator (name, group, unit, differentiable, doc)."""
+    return [
+        {
+            "name": op.name,
+            "group": op.group,
+            "unit": op.unit,
+            "differentiable": op.grad is not None,
+            "doc": op.doc,
+        }
+        for op in sorted(OPS.values(), key=lambda o: (o.group, o.name))
+    ]
