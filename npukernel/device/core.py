@@ -40,7 +40,7 @@ from typing import Any
 from npukernel.device import cost, profiles
 from npukernel.device.memory import MemoryTracker
 from npukernel.device.profiles import ChipProfile
-from npukernel.errors import DeviceError, ValueRangeError
+from npukernel.errors import DeviceError, DTypeError, ValueRangeError
 
 #: Field names of a launch record tuple, in order.
 RECORD_FIELDS: tuple[str, ...] = (
@@ -195,7 +195,7 @@ class Device:
         # cost.estimate, inlined: a function call is a fifth of this method's budget.
         c = self._cost_table.get((unit, dtype))
         if c is None:
-            c = cost.constants(self._profile, unit, dtype)
+            c = self._constants(unit, dtype)
         compute_s = flops * c[1]
         memory_s = bytes_moved * c[2]
         npu_s = c[0] + (compute_s if compute_s > memory_s else memory_s)
@@ -225,6 +225,17 @@ class Device:
             for sink in _SINKS:
                 sink.append(rec)
 
+    def _constants(self, unit: str, dtype: Any) -> tuple[float, float, float]:
+        # First launch of this (unit, dtype). The kernel has already run, so a dtype the
+        # cost model does not know ("" for an op without outputs, a string dtype) is
+        # costed as float32 rather than failing; a bad unit is a bug and raises.
+        try:
+            return cost.constants(self._profile, unit, dtype)
+        except DTypeError:
+            found = cost.constants(self._profile, unit, "float32")
+            self._cost_table[(unit, dtype)] = found
+            return found
+
     # -- reading the counters -----------------------------------------------------------
 
     def records(self, last: int | None = None) -> list[tuple]:
@@ -249,18 +260,16 @@ class Device:
             >>> isinstance(device.get("cpu").op_totals(), dict)
             True
         """
-        snap = self._per_op.copy()
-        return {
-            op: {
-                "calls": t[0],
-                "cpu_time_s": t[1],
-                "npu_time_s": t[2],
-                "flops": t[3],
-                "bytes": t[4],
-                "unit": t[5],
-            }
-            for op, t in ((op, list(t)) for op, t in snap.items())
-        }
+        return {row.pop("op"): row for row in self._totals()}
+
+    def _totals(self) -> list[dict[str, Any]]:
+        # Plain ints and floats (an op's cost function may hand us numpy integers), so
+        # the result is JSON-serialisable.
+        return [
+            {"op": op, "unit": t[5], "calls": int(t[0]), "cpu_time_s": float(t[1]),
+             "npu_time_s": float(t[2]), "flops": int(t[3]), "bytes": int(t[4])}
+            for op, t in ((op, list(t)) for op, t in self._per_op.copy().items())
+        ]  # fmt: skip
 
     def usage(self, interval_s: float = 1.0, top: int = 5) -> dict[str, Any]:
         """Live counters as a JSON-serialisable dict (what the Jupyter panel shows).
@@ -290,11 +299,7 @@ class Device:
         lo = now - interval_s
         busy_cpu, busy_npu, in_window = _window(list(self._records), lo)
         wall = min(interval_s, now - self._since)
-        totals = [
-            {"op": op, "unit": t[5], "calls": t[0], "cpu_time_s": t[1], "npu_time_s": t[2],
-             "flops": t[3], "bytes": t[4]}
-            for op, t in ((op, list(t)) for op, t in self._per_op.copy().items())
-        ]  # fmt: skip
+        totals = self._totals()
         return {
             "device": self.name,
             "kind": self.kind,

@@ -7,8 +7,8 @@ leaves the tracker as it was, so the session goes on after ``del`` of a few tens
 
 A :class:`Storage` is what a Tensor holds: creating one allocates, and when the last
 reference dies (``__del__``) the bytes are freed. It is cheap (slots, one lock, no
-allocation besides the dict entry): about 0.7 us to create and free on the reference
-machine (``tests/device/test_memory.py`` prints the measurement).
+allocation besides the dict entry): about 1.2 us of CPU time to create and free on the
+reference 2-vCPU machine (``tests/device/test_device_memory.py`` prints the measurement).
 
 No bytes are actually reserved here: the numpy buffer lives wherever numpy puts it. This
 is accounting, the same thing ``npu-smi`` shows on a real card.

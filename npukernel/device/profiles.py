@@ -160,7 +160,7 @@ class ChipProfile:
 
         Example:
             >>> print(get("ascend310").describe())  # doctest: +ELLIPSIS
-            Chip profile 'ascend310' ...
+            Chip profile 'ascend310': Huawei Ascend 310 ...
         """
         return _describe(self)
 

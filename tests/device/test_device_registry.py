@@ -163,13 +163,29 @@ def test_record_launch_is_cheap(clean_devices):
     env = {"dev": dev, "shapes": ((64, 64), (64, 64))}
     stmt = "dev.record_launch('add', shapes, 'float32', 4096, 49152, 'vector', 2e-6)"
     n = 50_000
-    off = min(timeit.repeat(stmt, globals=env, number=n, repeat=5)) / n
+    off = min(timeit.repeat(stmt, globals=env, number=n, repeat=5, timer=time.thread_time)) / n
     sink = []
     device.attach_sink(sink)
     try:
-        on = min(timeit.repeat(stmt, globals=env, number=n, repeat=5)) / n
+        on = min(timeit.repeat(stmt, globals=env, number=n, repeat=5, timer=time.thread_time)) / n
     finally:
         device.detach_sink(sink)
     print(f"\nrecord_launch: {off * 1e9:.0f} ns per launch, {on * 1e9:.0f} ns while profiling")
     assert len(sink) == 5 * n
     assert off < 10e-6  # target < 1 us; loose bound so a loaded CI box does not flake
+
+
+def test_record_launch_tolerates_numpy_ints_and_odd_dtypes(clean_devices):
+    import numpy as np
+
+    dev = clean_devices
+    dev.record_launch("sum", ((np.int64(8), 4),), "float32", np.int64(32), np.int64(132),
+                      "vector", 1e-6)  # fmt: skip
+    dev.record_launch("noop", (), "", 0, 0, "vector", 1e-7)  # an op without outputs
+    dev.record_launch("concat", ((2,),), "str64", 0, 128, "dma", 1e-7)
+    u = dev.usage()
+    json.dumps(u)
+    assert u["launches"] == 3
+    assert dev.records()[1][-1] == dev.profile.launch_overhead_s
+    with pytest.raises(ValueRangeError, match="'unit' must be one of"):
+        dev.record_launch("x", (), "float32", 1, 1, "tpu", 1e-7)
