@@ -14,6 +14,7 @@ import numpy as np
 from npukernel.dataset.core import Dataset, EpochContext
 from npukernel.dataset.errors import DatasetError
 from npukernel.dataset.transforms import Compose, Transform, apply_per_sample
+from npukernel.dataset.vision import fuse
 
 
 def _names_arg(op: str, arg_name: str, value: str | Sequence[str]) -> list[str]:
@@ -75,6 +76,8 @@ class Map(_ColumnOp):
 
     Each operation gets its own random stream, consumed in sample order, so a random
     transform gives the same result whether it runs per sample or on a batch.
+    Consecutive ``Rescale``/``Normalize``/``HWC2CHW`` are fused into one pass
+    (:func:`npukernel.dataset.vision.fuse`).
     """
 
     def __init__(
@@ -86,7 +89,7 @@ class Map(_ColumnOp):
     ) -> None:
         super().__init__(child)
         ops = list(operations) if isinstance(operations, list | tuple) else [operations]
-        self.operations = _flatten(ops)
+        self.operations = fuse(_flatten(ops))
         if not self.operations or not all(callable(op) for op in self.operations):
             raise DatasetError(
                 f"For 'map', 'operations' must be callables, but got {operations!r}."

@@ -36,20 +36,21 @@ _GATHER_ROWS = 256  # rows gathered at once when an indexed node is read row by 
 class EpochContext:
     """Randomness and flags for one pass over a pipeline.
 
-    Every node gets its own generators, keyed by the node's position in a
-    depth-first walk from the root and by a stream number, so a node's draws do
-    not depend on how its neighbours consume theirs.
+    Every node gets its own generators, keyed by the node's place counted from the
+    sources (see ``_upstream_keys``) and by a stream number, so a node's draws do not
+    depend on how other nodes consume theirs, nor on what comes after it: adding
+    ``.batch()`` to a pipeline does not change its shuffles or augmentations.
     """
 
     def __init__(self, root: Dataset, entropy: Sequence[int], shuffle: bool = True) -> None:
-        self._positions = {id(node): i for i, node in enumerate(_walk(root))}
+        self._keys = _upstream_keys(root)
         self._entropy = list(entropy)
         self._rngs: dict[tuple[int, int], np.random.Generator] = {}
         self.shuffle = shuffle
 
     def rng(self, node: Dataset, stream: int = 0) -> np.random.Generator:
         """The generator of ``node``'s ``stream`` for this epoch."""
-        key = (self._positions[id(node)], stream)
+        key = (*self._keys[id(node)], stream)
         gen = self._rngs.get(key)
         if gen is None:
             seq = np.random.SeedSequence(self._entropy, spawn_key=key)
@@ -64,16 +65,32 @@ class EpochContext:
         return view
 
 
-def _walk(root: Dataset) -> Iterator[Dataset]:
-    seen: set[int] = set()
+def _upstream_keys(root: Dataset) -> dict[int, tuple[int, int]]:
+    """Map ``id(node)`` to ``(depth, ordinal)``.
+
+    Depth counts nodes up to a source; the ordinal tells apart nodes of equal depth
+    (in depth-first order from the root).
+    """
+    depth: dict[int, int] = {}
+
+    def visit(node: Dataset) -> int:
+        if id(node) not in depth:
+            depth[id(node)] = 1 + max((visit(c) for c in node.children), default=-1)
+        return depth[id(node)]
+
+    visit(root)
+    keys: dict[int, tuple[int, int]] = {}
+    seen_at: dict[int, int] = {}
     stack = [root]
     while stack:
         node = stack.pop()
-        if id(node) in seen:
+        if id(node) in keys:
             continue
-        seen.add(id(node))
-        yield node
+        d = depth[id(node)]
+        keys[id(node)] = (d, seen_at.get(d, 0))
+        seen_at[d] = seen_at.get(d, 0) + 1
         stack.extend(reversed(node.children))
+    return keys
 
 
 class Dataset:

@@ -353,3 +353,81 @@ def _linear_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     i0 = np.floor(src).astype(np.intp)
     i1 = np.minimum(i0 + 1, n_in - 1)
     return i0, i1, (src - i0).astype(np.float32)
+
+
+class _FusedAffine(_ImageTransform):
+    """A run of Rescale/Normalize (and a following HWC2CHW) as one pass over memory.
+
+    ``x * scale + shift`` per channel, written straight into a CHW array when
+    ``to_chw``. Built by :func:`fuse`; results equal the unfused chain up to float32
+    rounding (the constants are folded in float64).
+    """
+
+    def __init__(self, scale: np.ndarray, shift: np.ndarray, to_chw: bool, parts: list) -> None:
+        self.scale = scale.astype(np.float32)
+        self.shift = shift.astype(np.float32)
+        self.to_chw = to_chw
+        self.parts = parts
+
+    def apply_batch(self, x: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Apply the folded affine map to a batch ``(N, H, W[, C])``."""
+        channels = 1 if x.ndim == 3 else x.shape[-1]
+        if self.scale.size not in (1, channels):
+            raise DatasetError(
+                f"For 'Normalize', 'mean' has {self.scale.size} values but the image has "
+                f"{channels} channels (shape {x.shape[1:]}, is_hwc=True)."
+            )
+        if self.to_chw:
+            x = x[:, None] if x.ndim == 3 else x.transpose(0, 3, 1, 2)
+            shape: tuple[int, ...] = (-1, 1, 1)
+        else:
+            shape = (-1,)
+        out = np.empty(x.shape, np.float32)
+        np.multiply(x, self.scale.reshape(shape), out=out, casting="unsafe")
+        out += self.shift.reshape(shape)
+        return out
+
+    def __repr__(self) -> str:
+        return f"Fused({self.parts!r})"
+
+
+def _affine_of(op: Transform) -> tuple[np.ndarray, np.ndarray] | None:
+    if isinstance(op, Rescale):
+        return np.array([op.rescale]), np.array([op.shift])
+    if isinstance(op, Normalize) and op.is_hwc:
+        std = op.std.astype(np.float64)
+        return 1.0 / std, -op.mean.astype(np.float64) / std
+    return None
+
+
+def fuse(ops: Sequence[object]) -> list[object]:
+    """Fold runs of ``Rescale``/``Normalize(is_hwc=True)`` and a following ``HWC2CHW``.
+
+    ``map`` calls this, so ``[Rescale, Normalize, HWC2CHW]`` reads and writes each
+    batch once instead of three times. Runs whose channel counts disagree are left
+    alone, so they still raise their usual error.
+
+    Example:
+        >>> len(fuse([Rescale(1 / 255, 0), Normalize([0.5], [0.5]), HWC2CHW()]))
+        1
+    """
+    out: list[object] = []
+    i = 0
+    while i < len(ops):
+        scale, shift, parts = np.ones(1), np.zeros(1), []
+        j = i
+        while j < len(ops) and isinstance(ops[j], Transform) and (ab := _affine_of(ops[j])):
+            a, b = ab
+            if 1 not in (a.size, scale.size) and a.size != scale.size:
+                break
+            scale, shift = scale * a, shift * a + b
+            parts.append(ops[j])
+            j += 1
+        to_chw = j < len(ops) and isinstance(ops[j], HWC2CHW) and bool(parts)
+        if len(parts) + to_chw >= 2:
+            out.append(_FusedAffine(scale, shift, to_chw, [*parts, *([ops[j]] if to_chw else [])]))
+            i = j + to_chw
+        else:
+            out.append(ops[i])
+            i += 1
+    return out
