@@ -12,13 +12,15 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from npukernel.dataset.errors import DatasetChecksumError, DatasetError
 from npukernel.dataset.integrity import arrays_sha256, file_sha256
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 _PROVENANCE = {
@@ -124,6 +126,8 @@ def load(name: str, split: str | None = None, *, data_dir: str | Path | None = N
         >>> ds["image"].shape, str(ds.attrs["license"])[:5]
         ((4000, 28, 28, 1), 'MNIST')
     """
+    import xarray as xr  # imported on use: it takes about a second to import
+
     directory = Path(data_dir) if data_dir is not None else DATA_DIR
     manifest = _manifest(directory)
     if name not in manifest:

@@ -7,15 +7,17 @@ splits and provenance (coordinates and attributes) that travel with the data.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import xarray as xr
 
 from npukernel.dataset import config
 from npukernel.dataset.core import Dataset, EpochContext
 from npukernel.dataset.errors import DatasetError
 from npukernel.dataset.sources import ArraySource
+
+if TYPE_CHECKING:  # xarray takes about a second to import: only functions that build one do
+    import xarray as xr
 
 
 class XarraySource(ArraySource):
@@ -96,6 +98,8 @@ def _collect(dataset: Dataset) -> tuple[dict[str, Any], np.ndarray | None]:
 
 def to_xarray(dataset: Dataset) -> xr.Dataset:
     """Implementation of :meth:`Dataset.to_xarray`."""
+    import xarray as xr
+
     cols, idx = _collect(dataset)
     src = _root(dataset)
     xsrc = src if isinstance(src, XarraySource) else None
