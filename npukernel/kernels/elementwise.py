@@ -20,6 +20,7 @@ cache its machine code on disk; the scalar functions come from ``kernels/scalar.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from types import ModuleType
 
@@ -106,7 +107,7 @@ def {variant}(c, a, b, out):
         out[i] = a[i] if c[i] else b[i]
 """
 
-_STAMP = str(hash(inspect.getsource(scalar)) & 0xFFFFFFFF)
+_STAMP = hashlib.sha1(inspect.getsource(scalar).encode()).hexdigest()[:12]
 _cache: dict[tuple[str, str], ModuleType] = {}
 
 

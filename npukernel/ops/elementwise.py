@@ -276,13 +276,16 @@ def _cast_kernel(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _cast_grad(n, dy):
     src = n.inputs[0].dtype
-    return (F.cast(dy, src) if src.kind == "f" else None,)
+    if src.kind != "f" or n.attrs["dtype"].kind != "f":
+        return (None,)  # a cast to or from an integer has no useful gradient
+    return (F.cast(dy, src),)
 
 
 register(
     OpDef(
         "cast", CAST, _cast_kernel, _cast_kernel, grad=_cast_grad,
-        examples=lambda rng: [([rng.standard_normal((3, 4))], {"dtype": np.dtype("float32")})],
+        examples=lambda rng: [([rng.standard_normal((3, 4))], {"dtype": np.dtype("float64")}),
+                          ([rng.standard_normal((2, 2)) * 3], {"dtype": np.dtype("int32")})],
         doc="Convert to another dtype.",
     )
 )  # fmt: skip

@@ -33,7 +33,7 @@ def normalize_axes(op: str, axis: Any, ndim: int) -> tuple[int, ...]:
     items = (axis,) if isinstance(axis, (int, np.integer)) else axis
     try:
         items = [int(a) for a in items]
-    except TypeError:
+    except (TypeError, ValueError):
         raise ShapeError(
             f"For '{op}', 'axis' must be an int, a tuple of ints or None, but got {axis!r}."
         ) from None
