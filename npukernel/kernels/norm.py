@@ -1,0 +1,447 @@
+"""Batch normalisation and layer normalisation kernels, forward and backward.
+
+Statistics are accumulated in float64 whatever the data dtype, in two passes over
+contiguous runs (mean, then the sum of squared deviations: no cancellation as in
+``E[x^2] - E[x]^2``); a third pass normalises and applies the affine transform.
+
+Batch norm views ``x`` as ``(N, C, S)`` with ``S = H*W`` (``S = 1`` for ``(N, C)``
+input) and runs one parallel task per channel, whose data are ``N`` contiguous runs of
+``S``. For ``S == 1`` the runs are single elements, so those kernels walk the rows instead,
+vectorised over ``C``. Layer norm views ``x`` as ``(R, D)`` and runs one task per row.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "batch_norm_backward",
+    "batch_norm_eval_forward",
+    "batch_norm_train_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
+]
+
+_FM = {"reassoc", "contract"}  # lets LLVM vectorise the float64 reductions
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum(a):
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k]
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_sq_dev(a, m):
+    s = 0.0
+    for k in range(a.shape[0]):
+        d = a[k] - m
+        s += d * d
+    return s
+
+
+@njit(cache=True, fastmath=_FM)
+def _sum_prod_dev(a, b, m):
+    """``sum(a[k] * (b[k] - m))``."""
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k] * (b[k] - m)
+    return s
+
+
+@njit(cache=True)
+def _scale_shift(dst, src, scale, shift):
+    for k in range(dst.shape[0]):
+        dst[k] = src[k] * scale + shift
+
+
+# ------------------------------------------------------------------------ batch norm
+
+
+@njit(cache=True, parallel=True)
+def _bn_stats(x3, eps, mean, invstd, var_unb):
+    n_b, c_n, s_n = x3.shape
+    m = n_b * s_n
+    for c in prange(c_n):
+        s = 0.0
+        for n in range(n_b):
+            s += _sum(x3[n, c])
+        mu = s / m
+        q = 0.0
+        for n in range(n_b):
+            q += _sum_sq_dev(x3[n, c], mu)
+        mean[c] = mu
+        invstd[c] = 1.0 / np.sqrt(q / m + eps)
+        var_unb[c] = q / (m - 1) if m > 1 else np.nan
+
+
+@njit(cache=True)
+def _bn_stats_rows(x2, eps, mean, invstd, var_unb):
+    n_b, c_n = x2.shape
+    acc = np.zeros(c_n)
+    for n in range(n_b):
+        row = x2[n]
+        for c in range(c_n):
+            acc[c] += row[c]
+    mu = acc / n_b
+    acc[:] = 0.0
+    for n in range(n_b):
+        row = x2[n]
+        for c in range(c_n):
+            d = row[c] - mu[c]
+            acc[c] += d * d
+    for c in range(c_n):
+        mean[c] = mu[c]
+        invstd[c] = 1.0 / np.sqrt(acc[c] / n_b + eps)
+        var_unb[c] = acc[c] / (n_b - 1) if n_b > 1 else np.nan
+
+
+@njit(cache=True, parallel=True)
+def _bn_affine(x3, scale, shift, y3):
+    """``y[n, c, :] = x[n, c, :] * scale[c] + shift[c]``, one task per (n, c) run."""
+    n_b, c_n, s_n = x3.shape
+    for t in prange(n_b * c_n):
+        n = t // c_n
+        c = t % c_n
+        _scale_shift(y3[n, c], x3[n, c], scale[c], shift[c])
+
+
+def _as_nc_s(x: np.ndarray) -> np.ndarray:
+    x = np.ascontiguousarray(x)
+    return x.reshape(x.shape[0], x.shape[1], -1)
+
+
+def _channel_affine(x3, scale, shift, dtype):
+    y3 = np.empty(x3.shape, dtype=dtype)
+    if x3.shape[2] == 1:
+        np.add(np.multiply(x3[:, :, 0], scale.astype(dtype)), shift.astype(dtype), out=y3[:, :, 0])
+    else:
+        _bn_affine(x3, scale, shift, y3)
+    return y3
+
+
+def batch_norm_train_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+    *,
+    return_var: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Batch normalisation with batch statistics (training mode).
+
+    The loop, with ``M = N*H*W``::
+
+        for c:
+            mean[c] = sum(x[:, c]) / M
+            var[c] = sum((x[:, c] - mean[c]) ** 2) / M          # biased, for normalising
+            invstd[c] = 1 / sqrt(var[c] + eps)
+            y[:, c] = (x[:, c] - mean[c]) * invstd[c] * gamma[c] + beta[c]
+
+    Args:
+        x: ``(N, C)`` or ``(N, C, H, W)`` (any trailing dims), float32 or float64.
+        gamma: scale ``(C,)``.
+        beta: shift ``(C,)``.
+        eps: added to the variance.
+        return_var: also return the unbiased variance ``var * M / (M - 1)`` (what the
+            running statistics are updated with; NaN when ``M == 1``).
+
+    Returns:
+        ``(y, mean, invstd)``, or ``(y, mean, invstd, var_unbiased)`` with
+        ``return_var=True``; ``y`` is shaped like ``x``, the statistics are ``(C,)`` in
+        ``x``'s dtype.
+    """
+    x = np.ascontiguousarray(x)
+    x3 = _as_nc_s(x)
+    c_n = x3.shape[1]
+    mean = np.empty(c_n)
+    invstd = np.empty(c_n)
+    var_unb = np.empty(c_n)
+    if x3.shape[2] == 1:
+        _bn_stats_rows(x3[:, :, 0], float(eps), mean, invstd, var_unb)
+    else:
+        _bn_stats(x3, float(eps), mean, invstd, var_unb)
+    g = np.asarray(gamma, dtype=np.float64)
+    scale = g * invstd
+    shift = np.asarray(beta, dtype=np.float64) - mean * scale
+    y = _channel_affine(x3, scale, shift, x.dtype).reshape(x.shape)
+    out = (y, mean.astype(x.dtype), invstd.astype(x.dtype))
+    if return_var:
+        out += (var_unb.astype(x.dtype),)
+    return out
+
+
+def batch_norm_eval_forward(
+    x: np.ndarray,
+    running_mean: np.ndarray,
+    running_var: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+) -> np.ndarray:
+    """Batch normalisation with stored statistics (inference mode).
+
+    The loop::
+
+        for n, c, s:
+            y[n, c, s] = (x[n, c, s] - running_mean[c]) / sqrt(running_var[c] + eps)
+                         * gamma[c] + beta[c]
+
+    Args:
+        x: ``(N, C)`` or ``(N, C, H, W)``, float32 or float64.
+        running_mean: ``(C,)``.
+        running_var: ``(C,)``.
+        gamma: scale ``(C,)``.
+        beta: shift ``(C,)``.
+        eps: added to the variance.
+
+    Returns:
+        ``y`` shaped like ``x``.
+    """
+    x = np.ascontiguousarray(x)
+    x3 = _as_nc_s(x)
+    scale = np.asarray(gamma, dtype=np.float64) / np.sqrt(
+        np.asarray(running_var, dtype=np.float64) + eps
+    )
+    shift = np.asarray(beta, dtype=np.float64) - np.asarray(running_mean, np.float64) * scale
+    return _channel_affine(x3, scale, shift, x.dtype).reshape(x.shape)
+
+
+@njit(cache=True, parallel=True)
+def _bn_bwd_sums(dy3, x3, mean, dbeta, dxhat):
+    """``dbeta[c] = sum(dy[:, c])``, ``dxhat[c] = sum(dy[:, c] * (x[:, c] - mean[c]))``."""
+    n_b, c_n, s_n = x3.shape
+    for c in prange(c_n):
+        a = 0.0
+        b = 0.0
+        for n in range(n_b):
+            a += _sum(dy3[n, c])
+            b += _sum_prod_dev(dy3[n, c], x3[n, c], mean[c])
+        dbeta[c] = a
+        dxhat[c] = b
+
+
+@njit(cache=True)
+def _bn_bwd_dx_run(dx, dy, x, k_dy, k_x, k_0):
+    """``dx = dy * k_dy + x * k_x + k_0`` over one contiguous run."""
+    for k in range(dx.shape[0]):
+        dx[k] = dy[k] * k_dy + x[k] * k_x + k_0
+
+
+@njit(cache=True, parallel=True)
+def _bn_bwd_dx(dy3, x3, k_dy, k_x, k_0, dx3):
+    n_b, c_n, s_n = x3.shape
+    for t in prange(n_b * c_n):
+        n = t // c_n
+        c = t % c_n
+        _bn_bwd_dx_run(dx3[n, c], dy3[n, c], x3[n, c], k_dy[c], k_x[c], k_0[c])
+
+
+def batch_norm_backward(
+    dy: np.ndarray,
+    x: np.ndarray,
+    gamma: np.ndarray,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient of :func:`batch_norm_train_forward` (batch statistics).
+
+    The loop, with ``M = N*H*W`` and ``xhat = (x - mean) * invstd``::
+
+        for c:
+            dbeta[c] = sum(dy[:, c])
+            dgamma[c] = sum(dy[:, c] * xhat[:, c])
+            dx[:, c] = gamma[c] * invstd[c] / M
+                       * (M * dy[:, c] - dbeta[c] - xhat[:, c] * dgamma[c])
+
+    Args:
+        dy: gradient of the output, shaped like ``x``.
+        x: the forward input.
+        gamma: scale ``(C,)``.
+        mean: the forward's ``mean``.
+        invstd: the forward's ``invstd``.
+
+    Returns:
+        ``(dx, dgamma, dbeta)``; ``dgamma``/``dbeta`` are ``(C,)`` in ``x``'s dtype.
+    """
+    x = np.ascontiguousarray(x)
+    x3 = _as_nc_s(x)
+    dy3 = _as_nc_s(np.ascontiguousarray(dy, dtype=x.dtype))
+    n_b, c_n, s_n = x3.shape
+    m = n_b * s_n
+    mu = np.asarray(mean, dtype=np.float64)
+    inv = np.asarray(invstd, dtype=np.float64)
+    if s_n == 1:
+        x2 = x3[:, :, 0].astype(np.float64)
+        d2 = dy3[:, :, 0].astype(np.float64)
+        dbeta = d2.sum(axis=0)
+        dxhat = (d2 * (x2 - mu)).sum(axis=0)
+    else:
+        dbeta = np.empty(c_n)
+        dxhat = np.empty(c_n)
+        _bn_bwd_sums(dy3, x3, mu, dbeta, dxhat)
+    dgamma = dxhat * inv
+    # dx = g*inv/M * (M*dy - dbeta - (x - mean)*inv*dgamma), expanded per channel.
+    k = np.asarray(gamma, dtype=np.float64) * inv / m
+    k_dy = k * m
+    k_x = -k * inv * dgamma
+    k_0 = -k * dbeta - k_x * mu
+    if s_n == 1:
+        dx = (dy3[:, :, 0] * k_dy + x3[:, :, 0] * k_x + k_0).astype(x.dtype)
+    else:
+        dx = np.empty(x3.shape, dtype=x.dtype)
+        _bn_bwd_dx(dy3, x3, k_dy, k_x, k_0, dx)
+    return dx.reshape(x.shape), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
+
+
+# ------------------------------------------------------------------------ layer norm
+
+
+@njit(cache=True)
+def _ln_row(y, x, gamma, beta, inv, mu):
+    for k in range(y.shape[0]):
+        y[k] = (x[k] - mu) * inv * gamma[k] + beta[k]
+
+
+@njit(cache=True, parallel=True)
+def _ln_fwd(x2, gamma, beta, eps, y2, mean, invstd):
+    r_n, d_n = x2.shape
+    for r in prange(r_n):
+        row = x2[r]
+        mu = _sum(row) / d_n
+        inv = 1.0 / np.sqrt(_sum_sq_dev(row, mu) / d_n + eps)
+        mean[r] = mu
+        invstd[r] = inv
+        _ln_row(y2[r], row, gamma, beta, inv, mu)
+
+
+def _split(shape: tuple[int, ...], axis: int) -> tuple[int, int, int]:
+    axis = axis % len(shape) if len(shape) else 0
+    rows = int(np.prod(shape[:axis], dtype=np.int64))
+    return axis, rows, int(np.prod(shape[axis:], dtype=np.int64))
+
+
+def layer_norm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    begin_norm_axis: int,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Layer normalisation over the axes ``[begin_norm_axis:]``.
+
+    The loop, with ``x`` viewed as rows ``(R, D)``, ``D = prod(x.shape[begin_norm_axis:])``::
+
+        for r:
+            mean[r] = sum(x[r]) / D
+            invstd[r] = 1 / sqrt(sum((x[r] - mean[r]) ** 2) / D + eps)
+            y[r, :] = (x[r, :] - mean[r]) * invstd[r] * gamma[:] + beta[:]
+
+    Args:
+        x: input of any rank, float32 or float64.
+        gamma: scale, shaped ``x.shape[begin_norm_axis:]``.
+        beta: shift, shaped ``x.shape[begin_norm_axis:]``.
+        begin_norm_axis: first normalised axis (negative counts from the end).
+        eps: added to the variance.
+
+    Returns:
+        ``(y, mean, invstd)``: ``y`` shaped like ``x``; ``mean`` and ``invstd`` in ``x``'s
+        dtype, shaped ``x.shape[:begin_norm_axis] + (1,) * (x.ndim - begin_norm_axis)``
+        (kept dims, so they broadcast against ``x``).
+    """
+    x = np.ascontiguousarray(x)
+    axis, r_n, d_n = _split(x.shape, begin_norm_axis)
+    x2 = x.reshape(r_n, d_n)
+    g = np.ascontiguousarray(gamma, dtype=x.dtype).reshape(d_n)
+    b = np.ascontiguousarray(beta, dtype=x.dtype).reshape(d_n)
+    y = np.empty_like(x)
+    mean = np.empty(r_n)
+    invstd = np.empty(r_n)
+    _ln_fwd(x2, g, b, float(eps), y.reshape(r_n, d_n), mean, invstd)
+    stat_shape = x.shape[:axis] + (1,) * (x.ndim - axis)
+    return y, mean.astype(x.dtype).reshape(stat_shape), invstd.astype(x.dtype).reshape(stat_shape)
+
+
+@njit(cache=True, fastmath=_FM)
+def _ln_bwd_row(dx, dy, x, gamma, mu, inv, dgamma, dbeta):
+    d_n = x.shape[0]
+    a = 0.0  # sum(dy * gamma)
+    b = 0.0  # sum(dy * gamma * xhat)
+    for k in range(d_n):
+        xh = (x[k] - mu) * inv
+        g = dy[k] * gamma[k]
+        a += g
+        b += g * xh
+        dgamma[k] += dy[k] * xh
+        dbeta[k] += dy[k]
+    a /= d_n
+    b /= d_n
+    for k in range(d_n):
+        xh = (x[k] - mu) * inv
+        dx[k] = inv * (dy[k] * gamma[k] - a - xh * b)
+
+
+@njit(cache=True, parallel=True)
+def _ln_bwd(dy2, x2, gamma, mean, invstd, dx2, dg_part, db_part):
+    """Rows are split into ``len(dg_part)`` blocks; each block sums its own partials."""
+    r_n = x2.shape[0]
+    parts = dg_part.shape[0]
+    for p in prange(parts):
+        dg = dg_part[p]
+        db = db_part[p]
+        dg[:] = 0.0
+        db[:] = 0.0
+        for r in range(p * r_n // parts, (p + 1) * r_n // parts):
+            _ln_bwd_row(dx2[r], dy2[r], x2[r], gamma, mean[r], invstd[r], dg, db)
+
+
+def layer_norm_backward(
+    dy: np.ndarray,
+    x: np.ndarray,
+    gamma: np.ndarray,
+    mean: np.ndarray,
+    invstd: np.ndarray,
+    begin_norm_axis: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient of :func:`layer_norm_forward`.
+
+    The loop, with ``xhat = (x - mean) * invstd`` and rows ``(R, D)``::
+
+        for r:
+            g = dy[r] * gamma
+            dx[r] = invstd[r] * (g - mean(g) - xhat[r] * mean(g * xhat[r]))
+        dgamma = sum_r dy[r] * xhat[r]
+        dbeta = sum_r dy[r]
+
+    Args:
+        dy: gradient of the output, shaped like ``x``.
+        x: the forward input.
+        gamma: scale, shaped ``x.shape[begin_norm_axis:]``.
+        mean: the forward's ``mean``.
+        invstd: the forward's ``invstd``.
+        begin_norm_axis: as in the forward.
+
+    Returns:
+        ``(dx, dgamma, dbeta)``; ``dgamma``/``dbeta`` shaped like ``gamma``, in ``x``'s
+        dtype.
+    """
+    x = np.ascontiguousarray(x)
+    axis, r_n, d_n = _split(x.shape, begin_norm_axis)
+    x2 = x.reshape(r_n, d_n)
+    dy2 = np.ascontiguousarray(dy, dtype=x.dtype).reshape(r_n, d_n)
+    g = np.ascontiguousarray(gamma, dtype=x.dtype).reshape(d_n)
+    mu = np.ascontiguousarray(mean, dtype=np.float64).reshape(r_n)
+    inv = np.ascontiguousarray(invstd, dtype=np.float64).reshape(r_n)
+    dx = np.empty_like(x)
+    parts = max(1, min(r_n, numba.get_num_threads()))
+    dg_part = np.empty((parts, d_n))
+    db_part = np.empty((parts, d_n))
+    _ln_bwd(dy2, x2, g, mu, inv, dx.reshape(r_n, d_n), dg_part, db_part)
+    gshape = x.shape[axis:]
+    dgamma = dg_part.sum(axis=0).astype(x.dtype).reshape(gshape)
+    dbeta = db_part.sum(axis=0).astype(x.dtype).reshape(gshape)
+    return dx, dgamma, dbeta

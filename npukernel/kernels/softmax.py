@@ -1,0 +1,327 @@
+"""Softmax, log-softmax and fused softmax cross-entropy kernels.
+
+Every kernel works on contiguous rows (the last axis), one parallel task per row; another
+``axis`` is moved last with one transposing copy and moved back at the end. Rows are
+numerically stable: the row maximum is subtracted before ``exp`` and ``log-sum-exp`` is
+``m + log(sum(exp(x - m)))``. Sums are accumulated in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = [
+    "log_softmax_backward",
+    "log_softmax_forward",
+    "softmax_backward",
+    "softmax_cross_entropy_backward",
+    "softmax_cross_entropy_forward",
+    "softmax_forward",
+]
+
+
+@njit(cache=True)
+def _row_max(x):
+    m = -np.inf
+    for k in range(x.shape[0]):
+        v = x[k]
+        if v > m or v != v:
+            m = v
+            if v != v:
+                break
+    return m
+
+
+@njit(cache=True)
+def _exp_shift(y, x, m):
+    """``y = exp(x - m)``; returns ``sum(y)`` (float64)."""
+    s = 0.0
+    for k in range(x.shape[0]):
+        e = np.exp(x[k] - m)
+        y[k] = e
+        s += e
+    return s
+
+
+@njit(cache=True)
+def _scale(y, a):
+    for k in range(y.shape[0]):
+        y[k] *= a
+
+
+@njit(cache=True, parallel=True)
+def _softmax_rows(x2, y2):
+    for r in prange(x2.shape[0]):
+        m = _row_max(x2[r])
+        s = _exp_shift(y2[r], x2[r], m)
+        _scale(y2[r], 1.0 / s)
+
+
+@njit(cache=True)
+def _sub(y, x, c):
+    for k in range(x.shape[0]):
+        y[k] = x[k] - c
+
+
+@njit(cache=True)
+def _lse(x, m):
+    """``m + log(sum(exp(x - m)))`` with ``m = max(x)``."""
+    s = 0.0
+    for k in range(x.shape[0]):
+        s += np.exp(x[k] - m)
+    return m + np.log(s)
+
+
+@njit(cache=True, parallel=True)
+def _log_softmax_rows(x2, y2):
+    for r in prange(x2.shape[0]):
+        m = _row_max(x2[r])
+        _sub(y2[r], x2[r], _lse(x2[r], m))
+
+
+@njit(cache=True)
+def _dot(a, b):
+    s = 0.0
+    for k in range(a.shape[0]):
+        s += a[k] * b[k]
+    return s
+
+
+@njit(cache=True, parallel=True)
+def _softmax_bwd_rows(dy2, y2, dx2):
+    for r in prange(y2.shape[0]):
+        dyr = dy2[r]
+        yr = y2[r]
+        dxr = dx2[r]
+        s = _dot(dyr, yr)
+        for k in range(yr.shape[0]):
+            dxr[k] = yr[k] * (dyr[k] - s)
+
+
+@njit(cache=True, parallel=True)
+def _log_softmax_bwd_rows(dy2, y2, dx2):
+    for r in prange(y2.shape[0]):
+        dyr = dy2[r]
+        yr = y2[r]
+        dxr = dx2[r]
+        s = 0.0
+        for k in range(dyr.shape[0]):
+            s += dyr[k]
+        for k in range(yr.shape[0]):
+            dxr[k] = dyr[k] - np.exp(yr[k]) * s
+
+
+def _rows(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` with ``axis`` moved last, as a contiguous ``(R, D)`` array."""
+    a = np.ascontiguousarray(np.moveaxis(a, axis, -1))
+    return a.reshape(-1, a.shape[-1])
+
+
+def _unrows(out2: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Inverse of :func:`_rows` for an array of the original ``shape``."""
+    axis = axis % len(shape)
+    if axis == len(shape) - 1:
+        return out2.reshape(shape)
+    moved = shape[:axis] + shape[axis + 1 :] + (shape[axis],)
+    return np.ascontiguousarray(np.moveaxis(out2.reshape(moved), -1, axis))
+
+
+def _rowwise(kernel, arrays, axis):
+    shape = arrays[0].shape
+    dtype = arrays[0].dtype
+    rows = [_rows(np.asarray(a, dtype=dtype), axis) for a in arrays]
+    out = np.empty(rows[0].shape, dtype=dtype)
+    kernel(*rows, out)
+    return _unrows(out, shape, axis)
+
+
+def softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Softmax along ``axis``.
+
+    The loop, per row along ``axis``::
+
+        m = max(x[r]);  e = exp(x[r] - m);  y[r] = e / sum(e)
+
+    Args:
+        x: input of any rank, float32 or float64.
+        axis: the normalised axis.
+
+    Returns:
+        ``y`` shaped like ``x``.
+    """
+    return _rowwise(_softmax_rows, [np.asarray(x)], axis)
+
+
+def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gradient of :func:`softmax_forward` from its output ``y``.
+
+    The loop, per row::
+
+        dx[r] = y[r] * (dy[r] - sum(dy[r] * y[r]))
+
+    Args:
+        dy: gradient of the output.
+        y: the forward's output.
+        axis: as in the forward.
+
+    Returns:
+        ``dx`` shaped like ``y``.
+    """
+    y = np.asarray(y)
+    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], axis)
+
+
+def log_softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Log-softmax along ``axis``.
+
+    The loop, per row::
+
+        m = max(x[r]);  y[r] = x[r] - (m + log(sum(exp(x[r] - m))))
+
+    Args:
+        x: input of any rank, float32 or float64.
+        axis: the normalised axis.
+
+    Returns:
+        ``y`` shaped like ``x``.
+    """
+    return _rowwise(_log_softmax_rows, [np.asarray(x)], axis)
+
+
+def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Gradient of :func:`log_softmax_forward` from its output ``y``.
+
+    The loop, per row::
+
+        dx[r] = dy[r] - exp(y[r]) * sum(dy[r])
+
+    Args:
+        dy: gradient of the output.
+        y: the forward's output.
+        axis: as in the forward.
+
+    Returns:
+        ``dx`` shaped like ``y``.
+    """
+    y = np.asarray(y)
+    return _rowwise(_log_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], axis)
+
+
+@njit(cache=True, parallel=True)
+def _sce_sparse(x2, labels, loss, p2):
+    for r in prange(x2.shape[0]):
+        xr = x2[r]
+        m = _row_max(xr)
+        s = _exp_shift(p2[r], xr, m)
+        _scale(p2[r], 1.0 / s)
+        loss[r] = m + np.log(s) - xr[labels[r]]
+
+
+@njit(cache=True, parallel=True)
+def _sce_dense(x2, t2, loss, p2):
+    for r in prange(x2.shape[0]):
+        xr = x2[r]
+        tr = t2[r]
+        m = _row_max(xr)
+        s = _exp_shift(p2[r], xr, m)
+        _scale(p2[r], 1.0 / s)
+        lse = m + np.log(s)
+        acc = 0.0
+        for k in range(xr.shape[0]):
+            if tr[k] != 0.0:  # 0 * (-inf) logits must not give NaN
+                acc += tr[k] * (lse - xr[k])
+        loss[r] = acc
+
+
+def softmax_cross_entropy_forward(
+    logits: np.ndarray, labels: np.ndarray, sparse: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fused softmax + cross-entropy per sample.
+
+    The loop, per sample ``r`` with ``lse = m + log(sum(exp(logits[r] - m)))``::
+
+        probs[r] = exp(logits[r] - lse)
+        loss[r] = lse - logits[r, labels[r]]                      # sparse
+        loss[r] = sum_k labels[r, k] * (lse - logits[r, k])       # dense
+
+    Args:
+        logits: ``(N, C)``, float32 or float64.
+        labels: ``(N,)`` int32/int64 class indices in ``[0, C)`` if ``sparse``, else
+            ``(N, C)`` target probabilities.
+        sparse: which kind of ``labels``.
+
+    Returns:
+        ``(loss, probs)``: ``loss`` is ``(N,)``, ``probs`` is ``(N, C)`` (keep it for the
+        backward), both in ``logits``' dtype.
+    """
+    x2 = np.ascontiguousarray(logits)
+    n = x2.shape[0]
+    loss = np.empty(n, dtype=x2.dtype)
+    probs = np.empty_like(x2)
+    if sparse:
+        lab = np.ascontiguousarray(labels).reshape(n)
+        if lab.dtype not in (np.int32, np.int64):
+            lab = lab.astype(np.int64)
+        _sce_sparse(x2, lab, loss, probs)
+    else:
+        _sce_dense(x2, np.ascontiguousarray(labels, dtype=x2.dtype), loss, probs)
+    return loss, probs
+
+
+@njit(cache=True, parallel=True)
+def _sce_sparse_bwd(dloss, p2, labels, dx2):
+    for r in prange(p2.shape[0]):
+        g = dloss[r]
+        pr = p2[r]
+        dr = dx2[r]
+        for k in range(pr.shape[0]):
+            dr[k] = g * pr[k]
+        dr[labels[r]] -= g
+
+
+@njit(cache=True, parallel=True)
+def _sce_dense_bwd(dloss, p2, t2, dx2):
+    for r in prange(p2.shape[0]):
+        g = dloss[r]
+        pr = p2[r]
+        tr = t2[r]
+        dr = dx2[r]
+        tsum = 0.0
+        for k in range(tr.shape[0]):
+            tsum += tr[k]
+        for k in range(pr.shape[0]):
+            dr[k] = g * (pr[k] * tsum - tr[k])
+
+
+def softmax_cross_entropy_backward(
+    dloss: np.ndarray, probs: np.ndarray, labels: np.ndarray, sparse: bool
+) -> np.ndarray:
+    """Gradient of :func:`softmax_cross_entropy_forward` with respect to the logits.
+
+    The loop, per sample ``r``::
+
+        dlogits[r] = dloss[r] * (probs[r] - onehot(labels[r]))              # sparse
+        dlogits[r] = dloss[r] * (probs[r] * sum(labels[r]) - labels[r])     # dense
+
+    Args:
+        dloss: gradient of the per-sample loss ``(N,)``.
+        probs: the forward's ``probs`` ``(N, C)``.
+        labels: as in the forward.
+        sparse: as in the forward.
+
+    Returns:
+        ``dlogits`` of shape ``(N, C)``.
+    """
+    p2 = np.ascontiguousarray(probs)
+    n = p2.shape[0]
+    g = np.ascontiguousarray(dloss, dtype=p2.dtype).reshape(n)
+    dx = np.empty_like(p2)
+    if sparse:
+        lab = np.ascontiguousarray(labels).reshape(n)
+        if lab.dtype not in (np.int32, np.int64):
+            lab = lab.astype(np.int64)
+        _sce_sparse_bwd(g, p2, lab, dx)
+    else:
+        _sce_dense_bwd(g, p2, np.ascontiguousarray(labels, dtype=p2.dtype), dx)
+    return dx

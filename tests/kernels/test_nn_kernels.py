@@ -1,0 +1,508 @@
+"""Neural-network kernels against plain-numpy references and finite differences.
+
+Gradients are checked in float64 on tiny shapes; float32 only gets forward checks, to keep
+the number of numba compilations (and the cold-cache run time) small.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npukernel.kernels import conv, dropout, norm, pool, softmax
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def num_grad(f, a, eps=1e-6):
+    """Central finite differences of the scalar ``f()`` with respect to array ``a``."""
+    g = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        fp = f()
+        a[idx] = old - eps
+        fm = f()
+        a[idx] = old
+        g[idx] = (fp - fm) / (2 * eps)
+    return g
+
+
+# ------------------------------------------------------------------------------ conv
+
+
+def conv_ref(x, w, stride, padding, dilation, groups):
+    n, c, h, wd = x.shape
+    oc, cg, kh, kw = w.shape
+    pt, pb, pl, pr = padding
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    y = np.zeros((n, oc, oh, ow), dtype=np.float64)
+    ocg = oc // groups
+    for o in range(oc):
+        g = o // ocg
+        for ci in range(cg):
+            for i in range(kh):
+                for j in range(kw):
+                    for r in range(oh):
+                        for q in range(ow):
+                            y[:, o, r, q] += (
+                                w[o, ci, i, j]
+                                * xp[:, g * cg + ci, r * sh + i * dh, q * sw + j * dw]
+                            )
+    return y
+
+
+def conv_ref_backward(dy, x, w, stride, padding, dilation, groups):
+    """The adjoint loops, written independently of the kernels."""
+    n, c, h, wd = x.shape
+    oc, cg, kh, kw = w.shape
+    pt, pb, pl, pr = padding
+    (sh, sw), (dh, dw) = stride, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    dxp = np.zeros_like(xp)
+    dwr = np.zeros_like(w)
+    _, _, oh, ow = dy.shape
+    ocg = oc // groups
+    for o in range(oc):
+        g = o // ocg
+        for ci in range(cg):
+            for i in range(kh):
+                for j in range(kw):
+                    for r in range(oh):
+                        for q in range(ow):
+                            ih, iw = r * sh + i * dh, q * sw + j * dw
+                            dxp[:, g * cg + ci, ih, iw] += w[o, ci, i, j] * dy[:, o, r, q]
+                            dwr[o, ci, i, j] += np.dot(dy[:, o, r, q], xp[:, g * cg + ci, ih, iw])
+    return dxp[:, :, pt : pt + h, pl : pl + wd], dwr
+
+
+# (x_shape, w_shape, stride, padding (t, b, l, r), dilation, groups)
+CONV_CASES = [
+    ((2, 3, 6, 6), (4, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),  # "same": block copies
+    ((2, 3, 7, 6), (4, 3, 3, 2), (1, 1), (1, 0, 2, 1), (1, 1), 1),  # asymmetric padding
+    ((1, 4, 9, 8), (6, 2, 3, 3), (2, 3), (0, 1, 1, 2), (2, 1), 2),  # stride, dilation, groups
+    ((2, 4, 6, 7), (8, 1, 3, 3), (2, 1), (1, 1, 1, 1), (1, 2), 4),  # depthwise, multiplier 2
+    ((2, 2, 5, 5), (3, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # 1x1
+    ((1, 2, 5, 6), (2, 2, 3, 3), (1, 1), (1, 1, 2, 2), (1, 2), 1),  # dilated "same"
+    ((1, 1, 3, 3), (2, 1, 3, 3), (1, 1), (3, 3, 3, 3), (1, 1), 1),  # padding > image
+]
+
+
+@pytest.fixture(params=["im2col", "direct"])
+def algo(request, monkeypatch):
+    monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_conv2d_forward_backward_float64(case, algo):
+    xs, ws, stride, padding, dilation, groups = case
+    r = rng(1)
+    x = r.standard_normal(xs)
+    w = r.standard_normal(ws)
+    y, ctx = conv.conv2d_forward(x, w, stride, padding, dilation, groups)
+    np.testing.assert_allclose(y, conv_ref(x, w, stride, padding, dilation, groups), atol=1e-12)
+    dy = r.standard_normal(y.shape)
+    dx_ref, dw_ref = conv_ref_backward(dy, x, w, stride, padding, dilation, groups)
+    x0, w0 = x.copy(), w.copy()
+    dx, dw = conv.conv2d_backward(dy, x, w, ctx, stride, padding, dilation, groups)
+    np.testing.assert_allclose(dx, dx_ref, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_ref, atol=1e-12)
+    assert np.array_equal(x, x0) and np.array_equal(w, w0)
+    dx2 = conv.conv2d_backward_input(dy, w, x.shape, stride, padding, dilation, groups)
+    dw2 = conv.conv2d_backward_weight(dy, x, w.shape, stride, padding, dilation, groups)
+    np.testing.assert_allclose(dx2, dx_ref, atol=1e-12)
+    np.testing.assert_allclose(dw2, dw_ref, atol=1e-12)
+    dx3, none = conv.conv2d_backward(
+        dy, x, w, ctx, stride, padding, dilation, groups, need_dx=True, need_dw=False
+    )
+    assert none is None
+    np.testing.assert_allclose(dx3, dx_ref, atol=1e-12)
+
+
+def test_conv2d_backward_matches_finite_differences():
+    r = rng(2)
+    x = r.standard_normal((1, 2, 4, 5))
+    w = r.standard_normal((2, 2, 2, 3))
+    args = ((2, 1), (1, 0, 0, 2), (1, 1), 1)
+    dy = r.standard_normal(conv.conv2d_forward(x, w, *args)[0].shape)
+
+    def loss():
+        return float((conv_ref(x, w, *args) * dy).sum())
+
+    dx, dw = conv.conv2d_backward(dy, x, w, None, *args)
+    np.testing.assert_allclose(dx, num_grad(loss, x), atol=1e-6)
+    np.testing.assert_allclose(dw, num_grad(loss, w), atol=1e-6)
+
+
+def test_conv2d_float32_chunked_batch(monkeypatch):
+    # A tiny chunk size forces several batch chunks, including a short last one.
+    monkeypatch.setattr(conv, "_CHUNK_BYTES", 3 * 27 * 36 * 4)
+    r = rng(3)
+    x = r.standard_normal((7, 3, 6, 6)).astype(np.float32)
+    w = r.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    y, ctx = conv.conv2d_forward(x, w, *args)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, conv_ref(x, w, *args), rtol=1e-5, atol=1e-5)
+    dy = r.standard_normal(y.shape).astype(np.float32)
+    dx, dw = conv.conv2d_backward(dy, x, w, ctx, *args)
+    dx_ref, dw_ref = conv_ref_backward(dy, x, w, *args)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-4)
+
+
+def test_conv2d_algo_choice():
+    assert conv.conv2d_algo((64, 64, 16, 16), (64, 64, 3, 3), groups=1) == "im2col"
+    assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), groups=32) == "direct"
+
+
+# --------------------------------------------------------------------------- pooling
+
+
+def max_pool_ref(x, k, s, p):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0],) * 2, (p[1],) * 2), constant_values=-np.inf)
+    oh = (h + 2 * p[0] - k[0]) // s[0] + 1
+    ow = (w + 2 * p[1] - k[1]) // s[1] + 1
+    y = np.empty((n, c, oh, ow))
+    for r in range(oh):
+        for q in range(ow):
+            win = xp[:, :, r * s[0] : r * s[0] + k[0], q * s[1] : q * s[1] + k[1]]
+            y[:, :, r, q] = win.max(axis=(2, 3))
+    return y
+
+
+def avg_pool_ref(x, k, s, p, include_pad):
+    n, c, h, w = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0],) * 2, (p[1],) * 2))
+    ones = np.pad(np.ones((h, w)), ((p[0],) * 2, (p[1],) * 2))
+    oh = (h + 2 * p[0] - k[0]) // s[0] + 1
+    ow = (w + 2 * p[1] - k[1]) // s[1] + 1
+    y = np.empty((n, c, oh, ow))
+    for r in range(oh):
+        for q in range(ow):
+            rs = slice(r * s[0], r * s[0] + k[0])
+            qs = slice(q * s[1], q * s[1] + k[1])
+            cnt = k[0] * k[1] if include_pad else ones[rs, qs].sum()
+            y[:, :, r, q] = xp[:, :, rs, qs].sum(axis=(2, 3)) / cnt
+    return y
+
+
+POOL_CASES = [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)), ((3, 2), (1, 2), (1, 1))]
+
+
+@pytest.mark.parametrize("k,s,p", POOL_CASES)
+def test_max_pool(k, s, p):
+    r = rng(4)
+    # distinct values so the argmax (and the finite-difference gradient) is unambiguous
+    x = r.permutation(2 * 3 * 5 * 6).reshape(2, 3, 5, 6) / 7.0
+    y, idx = pool.max_pool2d_forward(x, k, s, p)
+    np.testing.assert_array_equal(y, max_pool_ref(x, k, s, p))
+    assert idx.dtype == np.int32
+    dy = r.standard_normal(y.shape)
+    dx = pool.max_pool2d_backward(dy, idx, x.shape)
+    g = num_grad(lambda: float((max_pool_ref(x, k, s, p) * dy).sum()), x, eps=1e-3)
+    np.testing.assert_allclose(dx, g, atol=1e-8)
+
+
+def test_max_pool_float32_nan_and_ties():
+    x = np.zeros((1, 1, 2, 4), dtype=np.float32)
+    x[0, 0, 1, 3] = np.nan
+    y, idx = pool.max_pool2d_forward(x, (2, 2), (2, 2))
+    assert y.dtype == np.float32
+    assert y[0, 0, 0, 0] == 0 and idx[0, 0, 0, 0] == 0  # first of the tied zeros
+    assert np.isnan(y[0, 0, 0, 1]) and idx[0, 0, 0, 1] == 7
+
+
+@pytest.mark.parametrize("k,s,p", POOL_CASES)
+@pytest.mark.parametrize("include_pad", [True, False])
+def test_avg_pool(k, s, p, include_pad):
+    r = rng(5)
+    x = r.standard_normal((2, 3, 5, 6))
+    y = pool.avg_pool2d_forward(x, k, s, p, include_pad)
+    np.testing.assert_allclose(y, avg_pool_ref(x, k, s, p, include_pad), atol=1e-14)
+    dy = r.standard_normal(y.shape)
+    dx = pool.avg_pool2d_backward(dy, x.shape, k, s, p, include_pad)
+    g = num_grad(lambda: float((avg_pool_ref(x, k, s, p, include_pad) * dy).sum()), x)
+    np.testing.assert_allclose(dx, g, atol=1e-8)
+
+
+def test_global_avg_pool():
+    r = rng(6)
+    x = r.standard_normal((2, 3, 4, 5))
+    y = pool.global_avg_pool_forward(x)
+    np.testing.assert_allclose(y, x.mean(axis=(2, 3), keepdims=True), atol=1e-14)
+    dy = r.standard_normal(y.shape)
+    dx = pool.global_avg_pool_backward(dy, x.shape)
+    g = num_grad(lambda: float((x.mean(axis=(2, 3), keepdims=True) * dy).sum()), x)
+    np.testing.assert_allclose(dx, g, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------ norms
+
+
+def bn_ref(x, gamma, beta, eps):
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    mean = x.mean(axis=axes)
+    var = x.var(axis=axes)
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps)
+    return y * gamma.reshape(shape) + beta.reshape(shape), mean, var
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 2, 3, 4)])
+def test_batch_norm_train(shape):
+    r = rng(7)
+    x = r.standard_normal(shape) * 3 + 10
+    gamma = r.standard_normal(shape[1])
+    beta = r.standard_normal(shape[1])
+    y, mean, invstd, var_unb = norm.batch_norm_train_forward(x, gamma, beta, 1e-5, return_var=True)
+    y_ref, mean_ref, var_ref = bn_ref(x, gamma, beta, 1e-5)
+    np.testing.assert_allclose(y, y_ref, atol=1e-12)
+    np.testing.assert_allclose(mean, mean_ref, atol=1e-12)
+    np.testing.assert_allclose(invstd, 1 / np.sqrt(var_ref + 1e-5), rtol=1e-12)
+    m = x.size // shape[1]
+    np.testing.assert_allclose(var_unb, var_ref * m / (m - 1), rtol=1e-12)
+    assert len(norm.batch_norm_train_forward(x, gamma, beta, 1e-5)) == 3
+
+    dy = r.standard_normal(shape)
+    dx, dgamma, dbeta = norm.batch_norm_backward(dy, x, gamma, mean, invstd)
+
+    def loss():
+        return float((bn_ref(x, gamma, beta, 1e-5)[0] * dy).sum())
+
+    np.testing.assert_allclose(dx, num_grad(loss, x), atol=1e-6)
+    np.testing.assert_allclose(dgamma, num_grad(loss, gamma), atol=1e-6)
+    np.testing.assert_allclose(dbeta, num_grad(loss, beta), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 2, 3, 4)])
+def test_batch_norm_eval(shape):
+    r = rng(8)
+    x = r.standard_normal(shape)
+    c = shape[1]
+    rm, rv, gamma, beta = r.standard_normal(c), r.random(c) + 0.5, r.random(c), r.random(c)
+    y = norm.batch_norm_eval_forward(x, rm, rv, gamma, beta, 1e-3)
+    bshape = (1, -1) + (1,) * (len(shape) - 2)
+    ref = (x - rm.reshape(bshape)) / np.sqrt(rv.reshape(bshape) + 1e-3) * gamma.reshape(
+        bshape
+    ) + beta.reshape(bshape)
+    np.testing.assert_allclose(y, ref, atol=1e-12)
+
+
+def test_batch_norm_float32_large_offset():
+    r = rng(9)
+    x = (r.standard_normal((8, 4, 5, 5)) * 0.01 + 1000).astype(np.float32)
+    gamma = np.ones(4, np.float32)
+    beta = np.zeros(4, np.float32)
+    y, mean, invstd = norm.batch_norm_train_forward(x, gamma, beta, 1e-5)
+    assert y.dtype == mean.dtype == invstd.dtype == np.float32
+    y_ref = bn_ref(x.astype(np.float64), gamma, beta, 1e-5)[0]
+    np.testing.assert_allclose(y, y_ref, atol=2e-3)
+
+
+def ln_ref(x, gamma, beta, axis, eps):
+    axes = tuple(range(axis % x.ndim, x.ndim))
+    mean = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    return (x - mean) / np.sqrt(var + eps) * gamma + beta, mean, var
+
+
+@pytest.mark.parametrize("shape,axis", [((4, 6), -1), ((2, 3, 4), 1), ((3, 2, 2, 3), 2)])
+def test_layer_norm(shape, axis):
+    r = rng(10)
+    x = r.standard_normal(shape) + 5
+    gshape = shape[axis % len(shape) :]
+    gamma = r.standard_normal(gshape)
+    beta = r.standard_normal(gshape)
+    y, mean, invstd = norm.layer_norm_forward(x, gamma, beta, axis, 1e-5)
+    y_ref, mean_ref, var_ref = ln_ref(x, gamma, beta, axis, 1e-5)
+    np.testing.assert_allclose(y, y_ref, atol=1e-12)
+    np.testing.assert_allclose(mean, mean_ref, atol=1e-12)
+    np.testing.assert_allclose(invstd, 1 / np.sqrt(var_ref + 1e-5), rtol=1e-12)
+    dy = r.standard_normal(shape)
+    dx, dgamma, dbeta = norm.layer_norm_backward(dy, x, gamma, mean, invstd, axis)
+    assert dgamma.shape == gshape and dbeta.shape == gshape
+
+    def loss():
+        return float((ln_ref(x, gamma, beta, axis, 1e-5)[0] * dy).sum())
+
+    np.testing.assert_allclose(dx, num_grad(loss, x), atol=1e-6)
+    np.testing.assert_allclose(dgamma, num_grad(loss, gamma), atol=1e-6)
+    np.testing.assert_allclose(dbeta, num_grad(loss, beta), atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- softmax
+
+
+def softmax_ref(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@pytest.mark.parametrize("axis", [-1, 0, 1])
+def test_softmax_and_log_softmax(axis):
+    r = rng(11)
+    x = r.standard_normal((3, 4, 5)) * 3
+    dy = r.standard_normal(x.shape)
+    y = softmax.softmax_forward(x, axis)
+    np.testing.assert_allclose(y, softmax_ref(x, axis), atol=1e-14)
+    g = num_grad(lambda: float((softmax_ref(x, axis) * dy).sum()), x)
+    np.testing.assert_allclose(softmax.softmax_backward(dy, y, axis), g, atol=1e-8)
+    ly = softmax.log_softmax_forward(x, axis)
+    np.testing.assert_allclose(ly, np.log(softmax_ref(x, axis)), atol=1e-12)
+    g = num_grad(lambda: float((np.log(softmax_ref(x, axis)) * dy).sum()), x)
+    np.testing.assert_allclose(softmax.log_softmax_backward(dy, ly, axis), g, atol=1e-7)
+
+
+def test_softmax_float32_large_logits():
+    x = np.array([[1000.0, 999.0, -1000.0], [-50.0, -50.0, -50.0]], dtype=np.float32)
+    y = softmax.softmax_forward(x)
+    assert y.dtype == np.float32 and np.isfinite(y).all()
+    np.testing.assert_allclose(y, softmax_ref(x.astype(np.float64), -1), atol=1e-6)
+    ly = softmax.log_softmax_forward(x)
+    assert np.isfinite(ly).all()
+
+
+def sce_ref(x, labels, sparse):
+    lp = np.log(softmax_ref(x, -1))
+    if sparse:
+        return -lp[np.arange(len(x)), labels]
+    return -(labels * lp).sum(axis=1)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_softmax_cross_entropy(sparse):
+    r = rng(12)
+    x = r.standard_normal((4, 5)) * 4
+    if sparse:
+        labels = np.array([0, 4, 2, 2], dtype=np.int32)
+    else:
+        labels = softmax_ref(r.standard_normal((4, 5)), -1)
+    loss, probs = softmax.softmax_cross_entropy_forward(x, labels, sparse)
+    np.testing.assert_allclose(loss, sce_ref(x, labels, sparse), atol=1e-12)
+    np.testing.assert_allclose(probs, softmax_ref(x, -1), atol=1e-14)
+    dloss = r.standard_normal(4)
+    dx = softmax.softmax_cross_entropy_backward(dloss, probs, labels, sparse)
+    g = num_grad(lambda: float((sce_ref(x, labels, sparse) * dloss).sum()), x)
+    np.testing.assert_allclose(dx, g, atol=1e-7)
+
+
+def test_softmax_cross_entropy_extreme_logits_float32():
+    x = np.array([[1e4, 0.0, -1e4]], dtype=np.float32)
+    loss, probs = softmax.softmax_cross_entropy_forward(x, np.array([2], np.int64), True)
+    assert loss.dtype == np.float32 and np.isfinite(loss).all()
+    np.testing.assert_allclose(loss, [2e4], rtol=1e-6)
+    loss, _ = softmax.softmax_cross_entropy_forward(
+        np.array([[-np.inf, 0.0]]), np.array([[0.0, 1.0]]), False
+    )
+    assert loss[0] == 0.0  # a zero target on a -inf logit contributes nothing
+
+
+# ---------------------------------------------------------------------------- dropout
+
+
+def test_dropout():
+    x = np.ones((200, 50))
+    y, mask = dropout.dropout_forward(x, 0.3, seed=42)
+    y2, mask2 = dropout.dropout_forward(x, 0.3, seed=42)
+    assert mask.dtype == np.bool_ and np.array_equal(mask, mask2) and np.array_equal(y, y2)
+    assert not np.array_equal(mask, dropout.dropout_forward(x, 0.3, seed=43)[1])
+    assert abs(mask.mean() - 0.7) < 0.02
+    np.testing.assert_allclose(y, np.where(mask, 1 / 0.7, 0.0))
+    dy = rng(13).standard_normal(x.shape)
+    np.testing.assert_allclose(dropout.dropout_backward(dy, mask, 0.3), np.where(mask, dy / 0.7, 0))
+    assert np.array_equal(dropout.dropout_forward(x, 0.0, 1)[0], x)
+    assert not dropout.dropout_forward(x, 1.0, 1)[0].any()
+
+
+# ----------------------------------------------------------- NUMBA_DISABLE_JIT=1 run
+
+_NOJIT_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from npukernel.kernels import conv, dropout, norm, pool, softmax
+
+    def run():
+        r = np.random.default_rng(0)
+        x = r.standard_normal((2, 2, 4, 4))
+        w = r.standard_normal((2, 2, 3, 3))
+        out = {}
+        for algo in ("im2col", "direct"):
+            conv.conv2d_algo = lambda *a, _algo=algo, **k: _algo
+            for args in (((1, 1), (1, 1, 1, 1), (1, 1), 1), ((2, 1), (0, 1, 1, 0), (1, 2), 2)):
+                y, ctx = conv.conv2d_forward(x, w[:, : 2 // args[3]], *args)
+                dx, dw = conv.conv2d_backward(y, x, w[:, : 2 // args[3]], ctx, *args)
+                out[f"conv_{algo}_{args[3]}"] = np.concatenate([y.ravel(), dx.ravel(), dw.ravel()])
+        y, idx = pool.max_pool2d_forward(x, (3, 3), (2, 2), (1, 1))
+        out["max"] = np.concatenate([y.ravel(), pool.max_pool2d_backward(y, idx, x.shape).ravel()])
+        y = pool.avg_pool2d_forward(x, (3, 3), (2, 2), (1, 1), False)
+        out["avg"] = np.concatenate(
+            [y.ravel(), pool.avg_pool2d_backward(y, x.shape, (3, 3), (2, 2), (1, 1), False).ravel()]
+        )
+        g = pool.global_avg_pool_forward(x)
+        out["gap"] = np.concatenate([g.ravel(), pool.global_avg_pool_backward(g, x.shape).ravel()])
+        for shape in ((4, 3), (2, 2, 4, 4)):
+            xs = x.reshape(shape) if len(shape) == 4 else x.reshape(-1)[:12].reshape(shape)
+            c = shape[1]
+            y, m, s = norm.batch_norm_train_forward(xs, np.ones(c), np.zeros(c), 1e-5)
+            res = [y.ravel(), *norm.batch_norm_backward(y, xs, np.ones(c) * 2, m, s)]
+            res.append(norm.batch_norm_eval_forward(xs, m, 1 / s**2, np.ones(c), np.zeros(c), 0.0))
+            out[f"bn{len(shape)}"] = np.concatenate([a.ravel() for a in res])
+        y, m, s = norm.layer_norm_forward(x, np.ones((4, 4)), np.zeros((4, 4)), 2, 1e-5)
+        res = [y, *norm.layer_norm_backward(y, x, np.ones((4, 4)), m, s, 2)]
+        out["ln"] = np.concatenate([a.ravel() for a in res])
+        y = softmax.softmax_forward(x, 1)
+        ly = softmax.log_softmax_forward(x, 1)
+        out["sm"] = np.concatenate(
+            [y.ravel(), softmax.softmax_backward(x, y, 1).ravel(),
+             ly.ravel(), softmax.log_softmax_backward(x, ly, 1).ravel()]
+        )
+        lg = x.reshape(16, 4)
+        for sparse, lab in ((True, np.arange(16) % 4), (False, softmax.softmax_forward(lg))):
+            loss, p = softmax.softmax_cross_entropy_forward(lg, lab, sparse)
+            d = softmax.softmax_cross_entropy_backward(loss, p, lab, sparse)
+            out[f"sce{sparse}"] = np.concatenate([loss, p.ravel(), d.ravel()])
+        y, mask = dropout.dropout_forward(x, 0.5, 7)
+        out["drop"] = np.concatenate([y.ravel(), dropout.dropout_backward(x, mask, 0.5).ravel()])
+        return out
+
+    if __name__ == "__main__":
+        np.savez(sys.argv[1], **run())
+    """
+)
+
+
+def test_kernels_run_without_jit(tmp_path):
+    script = tmp_path / "nojit.py"
+    script.write_text(_NOJIT_SCRIPT)
+    env = dict(os.environ, NUMBA_DISABLE_JIT="1", PYTHONPATH=str(ROOT))
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "nojit.npz")], env=env, check=True, timeout=120
+    )
+    nojit = np.load(tmp_path / "nojit.npz")
+    ns = {"__name__": "jitted"}
+    exec(compile(_NOJIT_SCRIPT, "nojit", "exec"), ns)
+    saved = conv.conv2d_algo
+    try:
+        jitted = ns["run"]()
+    finally:
+        conv.conv2d_algo = saved
+    assert set(jitted) == set(nojit.files)
+    for k, v in jitted.items():
+        np.testing.assert_allclose(v, nojit[k], rtol=1e-10, atol=1e-12, err_msg=k)
