@@ -29,13 +29,14 @@ from npukernel.dtypes import (
     single,
     uint8,
 )
+from npukernel.random import get_seed, set_seed
 from npukernel.tensor import Parameter, Tensor
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "Tensor", "bool_", "device", "double",
-    "enable_grad", "errors", "float16", "float32", "float64", "get_context", "grad", "half",
+    "enable_grad", "errors", "get_seed", "set_seed", "float16", "float32", "float64", "get_context", "grad", "half",
     "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",
     "uint8", "value_and_grad",
 ]  # fmt: skip

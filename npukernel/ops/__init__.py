@@ -7,11 +7,19 @@ Example:
     [[0.5, 0.5]]
 """
 
+# isort: off
+# Tensor first: tensor.py imports functional, which imports dispatch, which needs Tensor.
+from npukernel import tensor as _tensor  # noqa: F401
+
+# isort: on
+from npukernel.ops import conv as _conv  # noqa: F401
 from npukernel.ops import elementwise as _elementwise  # noqa: F401  (registers operators)
 from npukernel.ops import functional
 from npukernel.ops import linalg as _linalg  # noqa: F401
 from npukernel.ops import movement as _movement  # noqa: F401
+from npukernel.ops import norm as _norm  # noqa: F401
 from npukernel.ops import reduce as _reduce  # noqa: F401
+from npukernel.ops import softmax as _softmax  # noqa: F401
 from npukernel.ops.functional import (
     abs,
     add,
@@ -101,9 +109,27 @@ from npukernel.ops.functional import (
     zeros,
     zeros_like,
 )
+from npukernel.ops.functional_nn import (
+    adaptive_avg_pool2d,
+    avg_pool2d,
+    batch_norm,
+    conv2d,
+    cross_entropy,
+    dense,
+    dropout,
+    layer_norm,
+    log_softmax,
+    max_pool2d,
+    rand,
+    randint,
+    randn,
+    softmax,
+)
 from npukernel.ops.opdef import OPS, OpDef, register
 
 __all__ = [
+    "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "cross_entropy", "dense",
+    "dropout", "layer_norm", "log_softmax", "max_pool2d", "rand", "randint", "randn", "softmax",
     "OPS", "OpDef", "abs", "add", "amax", "amin", "arange", "argmax", "argmin", "broadcast_to",
     "cast", "cat", "ceil", "clamp", "clip", "concat", "cos", "div", "divide", "eq", "equal", "exp",
     "expand_dims", "expm1", "eye", "flatten", "floor", "floor_divide", "full", "full_like",

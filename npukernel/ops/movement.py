@@ -285,12 +285,17 @@ def _split_check(x: np.ndarray, sections: Any, axis: Any = 0) -> dict:
     return {"sizes": tuple(sizes), "axis": ax}
 
 
+def _split_grad(n, *dys):
+    parts = [d if d is not None else F.zeros_like(n.output(i)) for i, d in enumerate(dys)]
+    return (F.concat(parts, n.attrs["axis"]),)
+
+
 def _split(x: np.ndarray, sizes: tuple, axis: int) -> tuple:
     return tuple(np.split(x, np.cumsum(sizes)[:-1], axis=axis))
 
 
 register(OpDef("split", MOVEMENT, _split, _split, check=_split_check, n_outputs=-1, view=True,
-               grad=lambda n, *dys: (F.concat(list(dys), n.attrs["axis"]),), cost=_view_cost,
+               grad=_split_grad, cost=_view_cost,
                examples=lambda r: [([r.standard_normal((5, 3))], {"sections": 2, "axis": 0}),
                                    ([r.standard_normal((2, 6))], {"sections": [1, 2, 3], "axis": 1})],
                bad=lambda: [([np.ones((2, 3))], {"sections": [1, 1], "axis": 1}, ShapeError),
