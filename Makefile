@@ -1,0 +1,49 @@
+# npukernel — the two commands a newcomer needs:
+#   make run    set everything up, then run the demo (later: JupyterLab on the tutorials)
+#   make test   set everything up, then run the whole test suite (what CI runs)
+# Everything lives in .venv; nothing outside the repository is touched except the
+# numba/kernel cache in ~/.cache/npukernel.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-fast test-nojit lint warm bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# Compile the kernels a first session needs, so the first cell does not sit compiling.
+warm: $(STAMP)
+	$(PY) -m npukernel.warmup
+
+run: warm
+	$(PY) -m npukernel.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+test: lint warm
+	$(PY) -m pytest -q -n 2 --dist loadgroup
+	$(MAKE) test-nojit
+
+# Fast subset for development: skips tests marked slow.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" -x
+
+# The op suite with numba's JIT off: every kernel runs as plain Python, as a student
+# stepping through it in a debugger would see it.
+test-nojit: $(STAMP)
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/ops/test_nojit.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/kernels.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
