@@ -40,3 +40,10 @@ __all__ = [
     "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",
     "uint8", "value_and_grad",
 ]  # fmt: skip
+
+
+def load_ipython_extension(ipython):  # noqa: ANN001, ANN201
+    """``%load_ext npukernel``: the ``%npu`` magics (see :mod:`npukernel.notebook`)."""
+    from npukernel.notebook import load_ipython_extension as load
+
+    load(ipython)
