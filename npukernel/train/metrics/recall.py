@@ -1,0 +1,79 @@
+"""``Recall``: of the samples of a class, the fraction predicted as that class.
+
+Example:
+    >>> import numpy as np
+    >>> from npukernel.train import Recall
+    >>> m = Recall()
+    >>> m.update(np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]), np.array([0, 1, 1]))
+    >>> m.eval().tolist()
+    [1.0, 0.5]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from npukernel.train.metrics.metric import (
+    EPS,
+    EvaluationBase,
+    no_samples,
+    one_hot_pair,
+    rearrange_inputs,
+)
+
+
+class Recall(EvaluationBase):
+    """Per-class recall ``tp / (tp + fn)`` (MindSpore's ``mindspore.train.Recall``).
+
+    Args:
+        eval_type: ``"classification"`` or ``"multilabel"`` (see :class:`Accuracy`).
+
+    Example:
+        >>> import numpy as np
+        >>> Recall()(np.array([[0.9, 0.1]]), np.array([0])).tolist()
+        [1.0, 0.0]
+    """
+
+    def __init__(self, eval_type: str = "classification") -> None:
+        super().__init__(eval_type)
+        self.clear()
+
+    def clear(self) -> None:
+        """Reset the counts."""
+        self._class_num = 0
+        self._true_positives: Any = 0
+        self._actual_positives: Any = 0
+
+    @rearrange_inputs
+    def update(self, *inputs: Any) -> None:
+        """Accumulate one batch of ``y_pred`` and ``y``.
+
+        Raises:
+            ValueError: for other than two inputs, bad shapes or a changing class count.
+        """
+        if len(inputs) != 2:
+            raise ValueError(f"For 'Recall.update', expected 2 inputs, got {len(inputs)}.")
+        pred, true = one_hot_pair(
+            self._convert_data(inputs[0]), self._convert_data(inputs[1]), self._type, "Recall"
+        )
+        if self._class_num and pred.shape[1] != self._class_num:
+            raise ValueError(
+                f"For 'Recall.update', the class count changed from {self._class_num} to "
+                f"{pred.shape[1]}."
+            )
+        self._class_num = pred.shape[1]
+        self._true_positives = self._true_positives + (pred * true).sum(axis=0)
+        self._actual_positives = self._actual_positives + true.sum(axis=0)
+
+    def eval(self, average: bool = False) -> np.ndarray | float:
+        """Per-class recall, or their mean with ``average=True``.
+
+        Raises:
+            RuntimeError: before any ``update``.
+        """
+        if self._class_num == 0:
+            raise no_samples("Recall")
+        result = self._true_positives / (self._actual_positives + EPS)
+        return float(result.mean()) if average else result
