@@ -38,32 +38,32 @@ from npukernel.kernels.scalar import {imports}
 """
 
 _UNARY = """
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def {variant}(x, out):
     for i in {rng}(x.shape[0]):
         out[i] = {fn}(x[i])
 """
 
 _BINARY = """
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def flat_{variant}(a, b, out):
     for i in {rng}(out.shape[0]):
         out[i] = {fn}(a[i], b[i])
 
 
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def right_{variant}(a, s, out):
     for i in {rng}(out.shape[0]):
         out[i] = {fn}(a[i], s)
 
 
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def left_{variant}(s, b, out):
     for i in {rng}(out.shape[0]):
         out[i] = {fn}(s, b[i])
 
 
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def strided_{variant}(a, b, out, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2):
     # a, b: 1-D views from each operand's first element; s*: element strides (0 = broadcast)
     for i in {rng}(out.shape[0] // (d1 * d2)):
@@ -82,26 +82,26 @@ def strided_{variant}(a, b, out, d1, d2, sa0, sa1, sa2, sb0, sb1, sb2):
                     out[oo + k] = {fn}(a[oa + k * sa2], b[ob + k * sb2])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _vv_{variant}(o, x, y):
     for k in range(o.shape[0]):
         o[k] = {fn}(x[k], y[k])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _vs_{variant}(o, x, s):
     for k in range(o.shape[0]):
         o[k] = {fn}(x[k], s)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _sv_{variant}(o, s, y):
     for k in range(o.shape[0]):
         o[k] = {fn}(s, y[k])
 """
 
 _WHERE = """
-@njit(cache=True, nogil=True{par})
+@njit(cache=True, nogil=True, error_model="numpy"{par})
 def {variant}(c, a, b, out):
     for i in {rng}(out.shape[0]):
         out[i] = a[i] if c[i] else b[i]

@@ -12,7 +12,7 @@ import math
 
 from numba import njit
 
-register_jitable = njit(inline="always", cache=True)
+register_jitable = njit(inline="always", cache=True, error_model="numpy")
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -168,18 +168,12 @@ def mul(a, b):
 
 @register_jitable
 def div(a, b):
-    if b == 0:
-        if a == 0 or a != a:
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1.0, b)
-    return a / b
+    return a / b  # numpy error model: x / 0 is inf or nan, as in numpy
 
 
 @register_jitable
 def floor_div(a, b):
-    if b == 0:
-        return a * 0
-    return a // b
+    return a // b  # numba's numpy error model: x // 0 is inf/nan for floats, 0 for ints
 
 
 @register_jitable

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from npukernel.dtypes import compute_dtype
+from npukernel.errors import ValueRangeError
 from npukernel.kernels import elementwise as ew
 from npukernel.ops import functional as F
 from npukernel.ops.opdef import BINARY, CAST, TERNARY, UNARY, OpDef, register
@@ -194,9 +195,19 @@ _BINARY: dict[str, tuple] = {
     "floor_divide": ("floor_div", np.floor_divide, "positive", None),
 }  # fmt: skip
 
+
+def _pow_check(a: np.ndarray, b: np.ndarray) -> dict:
+    if a.dtype.kind in "iu" and b.size and b.min() < 0:
+        raise ValueRangeError(
+            f"For 'pow', integer inputs need non-negative exponents, but got {b.min()}; cast to float first."
+        )
+    return {}
+
+
 for _name, (_fn, _ref, _domain, _grad) in _BINARY.items():
     register(
         OpDef(
+            check=_pow_check if _name == "pow" else None,
             name=_name, group=BINARY, npu=_npu_binary(_fn), cpu=_cpu(_ref), grad=_grad,
             examples=_binary_examples(_domain), doc=f"Elementwise {_name}(x, y) with broadcasting.",
         )

@@ -46,6 +46,37 @@ def _as_tensor(x: Any, op: str, arg: str, device: Any = None) -> Tensor:
     )
 
 
+def _device_of(*args: Any) -> Any:
+    """The device of the first Tensor among ``args`` (None when there is none)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return a._device
+        if isinstance(a, (list, tuple)):
+            d = _device_of(*a)
+            if d is not None:
+                return d
+    return None
+
+
+def _shape_tuple(op: str, arg: str, value: Any, allow_none: bool = False) -> Any:
+    """An int or a sequence of ints as a tuple (None passes when allowed); else ShapeError."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, Tensor):
+        value = value._data.tolist() if value.ndim <= 1 else value
+    if isinstance(value, (bool, np.bool_)):
+        raise ShapeError(
+            f"For '{op}', '{arg}' must be an int or a tuple of ints, but got {value!r}."
+        )
+    if isinstance(value, (int, np.integer)):
+        return (int(value),)
+    if isinstance(value, (tuple, list)) and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value
+    ):
+        return tuple(int(v) for v in value)
+    raise ShapeError(f"For '{op}', '{arg}' must be an int or a tuple of ints, but got {value!r}.")
+
+
 def _scalar_dtype(value: Any, like: np.dtype) -> np.dtype:
     if isinstance(value, (bool, np.bool_)):
         return like
@@ -58,7 +89,7 @@ def _cast_to(t: Tensor, dtype: np.dtype) -> Tensor:
     return t if t.dtype == dtype else apply(OPS["cast"], t, dtype=dtype)
 
 
-def _pair(x: Any, y: Any, op: str) -> tuple[Tensor, Tensor]:
+def _pair(x: Any, y: Any, op: str, device: Any = None) -> tuple[Tensor, Tensor]:
     """Two Tensors of one dtype from any mix of Tensors and Python numbers."""
     xt, yt = isinstance(x, Tensor), isinstance(y, Tensor)
     if xt and yt:
@@ -72,7 +103,7 @@ def _pair(x: Any, y: Any, op: str) -> tuple[Tensor, Tensor]:
     if yt and isinstance(x, (bool, int, float, np.number, np.bool_)):
         dt = _scalar_dtype(x, y.dtype)
         return Tensor._wrap(np.asarray(x, dt), y._device), _cast_to(y, dt)
-    dev = x._device if xt else (y._device if yt else None)
+    dev = x._device if xt else (y._device if yt else device)
     return _pair(_as_tensor(x, op, "input", dev), _as_tensor(y, op, "other", dev), op)
 
 
@@ -194,10 +225,11 @@ def where(condition: Any, x: Any, y: Any) -> Tensor:
         >>> ops.where(Tensor([True, False]), Tensor([1.0, 2.0]), 0.0).asnumpy().tolist()
         [1.0, 0.0]
     """
-    c = _as_tensor(condition, "where", "condition")
+    dev = _device_of(condition, x, y)
+    c = _as_tensor(condition, "where", "condition", dev)
     if c.dtype != _BOOL:
         c = apply(OPS["cast"], c, dtype=_BOOL)
-    a, b = _pair(x, y, "where")
+    a, b = _pair(x, y, "where", dev)
     return apply(OPS["where"], c, a, b)
 
 
@@ -211,7 +243,7 @@ def clip(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """
     if min is None and max is None:
         raise ValueRangeError("For 'clip', 'min' and 'max' cannot both be None.")
-    out = _as_tensor(input, "clip", "input")
+    out = _as_tensor(input, "clip", "input", _device_of(input, min, max))
     if min is not None:
         out = maximum(out, min)
     if max is not None:
@@ -361,7 +393,7 @@ def reshape(input: Any, shape: Any) -> Tensor:  # noqa: A002
         >>> ops.reshape(Tensor([1, 2, 3, 4]), (2, -1)).shape
         (2, 2)
     """
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    shape = _shape_tuple("reshape", "shape", shape)
     return apply(OPS["reshape"], _as_tensor(input, "reshape", "input"), shape=shape)
 
 
@@ -400,9 +432,8 @@ def flatten(input: Any, start_dim: int = 1, end_dim: int = -1) -> Tensor:  # noq
 
 def broadcast_to(input: Any, shape: Any) -> Tensor:  # noqa: A002
     """Broadcast to ``shape`` (-1 keeps a dim)."""
-    return apply(
-        OPS["broadcast_to"], _as_tensor(input, "broadcast_to", "input"), shape=tuple(shape)
-    )
+    shape = _shape_tuple("broadcast_to", "shape", shape)
+    return apply(OPS["broadcast_to"], _as_tensor(input, "broadcast_to", "input"), shape=shape)
 
 
 def expand_dims(input_x: Any, axis: int) -> Tensor:
@@ -415,13 +446,15 @@ unsqueeze = expand_dims
 
 def squeeze(input: Any, axis: Any = None) -> Tensor:  # noqa: A002
     """Remove size-1 dims (only ``axis`` when given)."""
+    axis = _shape_tuple("squeeze", "axis", axis, allow_none=True)
     return apply(OPS["squeeze"], _as_tensor(input, "squeeze", "input"), axis=axis)
 
 
 def _tensor_list(tensors: Any, op: str) -> list[Tensor]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, Sequence) or len(tensors) == 0:
         raise ShapeError(f"For '{op}', 'tensors' must be a non-empty list or tuple of Tensors.")
-    ts = [_as_tensor(t, op, "tensors") for t in tensors]
+    dev = _device_of(tensors)
+    ts = [_as_tensor(t, op, "tensors", dev) for t in tensors]
     dt = np.result_type(*[t.dtype for t in ts])
     return [_cast_to(t, dt) for t in ts]
 
@@ -480,8 +513,11 @@ def gather(input_params: Any, input_indices: Any, axis: int, batch_dims: int = 0
         raise ValueRangeError(
             f"For 'gather', only batch_dims=0 is supported, but got {batch_dims}."
         )
-    idx = _as_tensor(input_indices, "gather", "input_indices")
-    return apply(OPS["gather"], _as_tensor(input_params, "gather", "input_params"), idx, axis=axis)
+    dev = _device_of(input_params, input_indices)
+    idx = _as_tensor(input_indices, "gather", "input_indices", dev)
+    return apply(
+        OPS["gather"], _as_tensor(input_params, "gather", "input_params", dev), idx, axis=axis
+    )
 
 
 def one_hot(

@@ -81,8 +81,9 @@ def conv2d(
         >>> ops.conv2d(ops.ones((1, 1, 5, 5)), ops.ones((2, 1, 3, 3)), pad_mode="same").shape
         (1, 2, 5, 5)
     """
-    x = _as_tensor(input, "conv2d", "input")
-    w = _as_tensor(weight, "conv2d", "weight")
+    dev = F._device_of(input, weight)
+    x = _as_tensor(input, "conv2d", "input", dev)
+    w = _as_tensor(weight, "conv2d", "weight", dev)
     if x.ndim == 4 and w.ndim == 4:
         s = pair("conv2d", "stride", stride)
         d = pair("conv2d", "dilation", dilation)
@@ -172,7 +173,11 @@ def layer_norm(
 ) -> Tensor:
     """Layer normalisation over the trailing ``normalized_shape`` dims."""
     x = _as_tensor(input_x, "layer_norm", "input_x")
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    shape = F._shape_tuple("layer_norm", "normalized_shape", normalized_shape)
+    if len(shape) > x.ndim or tuple(x.shape[x.ndim - len(shape) :]) != shape:
+        raise ShapeError(
+            f"For 'layer_norm', 'normalized_shape' {shape} must match the trailing dims of 'input_x' {x.shape}."
+        )
     g = weight if weight is not None else F.ones(shape, x.dtype, device=x.device)
     b = bias if bias is not None else F.zeros(shape, x.dtype, device=x.device)
     return apply(OPS["layer_norm"], x, g, b, begin_norm_axis=x.ndim - len(shape), eps=eps)
@@ -211,8 +216,9 @@ def cross_entropy(
         >>> round(npk.ops.cross_entropy(logits, npk.Tensor([0, 1])).item(), 4)
         0.0
     """
-    logits = _as_tensor(input, "cross_entropy", "input")
-    labels = _as_tensor(target, "cross_entropy", "target")
+    dev = F._device_of(input, target)
+    logits = _as_tensor(input, "cross_entropy", "input", dev)
+    labels = _as_tensor(target, "cross_entropy", "target", dev)
     sparse = labels.dtype.kind in "iu"
     if label_smoothing:
         if not 0 <= label_smoothing < 1:

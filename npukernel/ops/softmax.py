@@ -30,6 +30,8 @@ def _axis_check(op):
 
 
 def _softmax_ref(x, axis):
+    if x.size == 0:
+        return x.copy()
     if x.ndim == 0:
         return np.ones_like(x)
     x64 = x.astype(np.float64)
@@ -38,6 +40,8 @@ def _softmax_ref(x, axis):
 
 
 def _log_softmax_ref(x, axis):
+    if x.size == 0:
+        return x.copy()
     if x.ndim == 0:
         return np.zeros_like(x)
     x64 = x.astype(np.float64)
@@ -198,7 +202,11 @@ register(OpDef("softmax_cross_entropy", LOSS, _ce_npu, _ce_cpu, check=_ce_check,
 
 def _dropout_check(x, p, seed):
     float_input("dropout", "x", x)
-    if not 0 <= p < 1:
+    if (
+        not isinstance(p, (int, float, np.floating, np.integer))
+        or isinstance(p, bool)
+        or not 0 <= p < 1
+    ):
         raise ValueRangeError(f"For 'dropout', 'p' must be in [0, 1), but got {p!r}.")
     return {"p": float(p), "seed": int(seed)}
 
