@@ -1,0 +1,62 @@
+"""Compile the kernels a first session needs, so a newcomer's first cell does not wait.
+
+numba compiles a kernel on first use and caches it on disk (``cache=True``). Running
+this module once after installation (``make warm``, ``binder/postBuild``) exercises the
+forward and backward passes of the usual layers in float32, so the cache is warm when
+the tutorials start.
+
+Example:
+    $ python -m npukernel.warmup
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def warm(verbose: bool = True) -> float:
+    """Run small float32 forward/backward passes of common layers; return seconds spent."""
+    import npukernel as npk
+    from npukernel import ops
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(0)
+
+    def t(*shape: int) -> npk.Tensor:
+        return npk.Tensor(rng.standard_normal(shape).astype(np.float32))
+
+    x, w1, b1 = t(4, 1, 12, 12), t(3, 1, 3, 3), t(3)
+    w2, b2 = t(3 * 5 * 5, 10), t(10)
+    bn_g, bn_b = npk.Tensor(np.ones(3, np.float32)), npk.Tensor(np.zeros(3, np.float32))
+    rm, rv = npk.Tensor(np.zeros(3, np.float32)), npk.Tensor(np.ones(3, np.float32))
+    labels = npk.Tensor(np.array([1, 2, 3, 4], np.int32))
+
+    def loss_fn(x, w1, b1, w2, b2, g, b):
+        h = ops.conv2d(x, w1, b1, pad_mode="valid")
+        h = ops.batch_norm(h, rm, rv, g, b, training=True)
+        h = ops.max_pool2d(ops.relu(h), 2)
+        h = ops.avg_pool2d(h, 1)
+        logits = ops.matmul(ops.flatten(h), w2) + b2
+        logits = ops.gelu(ops.sigmoid(ops.tanh(logits))) + ops.log_softmax(logits, -1)
+        return ops.cross_entropy(logits, labels) + ops.mean(ops.softmax(logits, -1) ** 2)
+
+    grads = npk.grad(loss_fn, grad_position=(1, 2, 3, 4, 5, 6))(x, w1, b1, w2, b2, bn_g, bn_b)
+    # the elementwise updates an optimizer makes
+    for p, g in zip((w1, b1, w2, b2), grads):
+        _ = p - g * 0.1 + ops.sqrt(ops.abs(g)) / (ops.square(g) + 1e-8)
+    ops.batch_norm(t(2, 3, 4, 4), rm, rv, bn_g, bn_b, training=False)
+    ops.layer_norm(t(4, 8), 8)
+    ops.argmax(t(4, 10), 1)
+    ops.dropout(t(4, 10), 0.5)
+    elapsed = time.perf_counter() - t0
+    if verbose:
+        print(
+            f"npukernel: kernels compiled/loaded in {elapsed:.1f} s (cached for the next session)"
+        )
+    return elapsed
+
+
+if __name__ == "__main__":
+    warm()
