@@ -9,8 +9,11 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.installed
+LAB    := $(VENV)/.lab-installed
+# jupyter lab refuses to run as root without this flag.
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: run test test-fast test-nojit lint warm bench clean
+.PHONY: run demo test test-fast test-nojit lint warm lab chromium bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,11 +28,30 @@ warm: $(STAMP)
 run: warm
 	$(PY) -m npukernel.demo
 
+# The JupyterLab extension (lab_ext/): jlpm (bundled with JupyterLab) fetches the npm
+# packages pinned in lab_ext/yarn.lock, the builder bundles them, pip installs the
+# prebuilt extension and the server extension into .venv.
+$(LAB): $(STAMP) lab_ext/pyproject.toml lab_ext/package.json lab_ext/yarn.lock \
+		$(wildcard lab_ext/src/*.ts lab_ext/style/* lab_ext/npukernel_lab/*.py)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(PIP) install --quiet --no-build-isolation ./lab_ext
+	touch $(LAB)
+
+lab: $(LAB)
+
+# Debian's Chromium for the real-browser tests (playwright drives /usr/bin/chromium;
+# it never downloads a browser of its own).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+		else echo "chromium missing and not root: browser tests will be skipped"; fi; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 
-test: lint warm
+test: lint warm lab chromium
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 	$(MAKE) test-nojit
 
