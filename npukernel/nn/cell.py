@@ -98,10 +98,13 @@ class Cell:
             self._forget(name)
             object.__setattr__(self, name, value)
 
-    def _forget(self, name: str) -> None:
+    def _forget(self, name: str, keep: str = "") -> None:
+        """Unregister ``name`` (except from the ``keep`` registry, so a replacement keeps its place)."""
         d = self.__dict__
-        d["_params"].pop(name, None)
-        d["_cells"].pop(name, None)
+        if keep != "_params":
+            d["_params"].pop(name, None)
+        if keep != "_cells":
+            d["_cells"].pop(name, None)
         for key in d["_tuples"].pop(name, ()):
             d["_params"].pop(key, None)
 
@@ -132,7 +135,7 @@ class Cell:
             )
         if param is not None and param.name == _DEFAULT_PARAM_NAME:
             param.name = self._prefix + param_name
-        self._forget(param_name)
+        self._forget(param_name, keep="_params")
         params[param_name] = param
         object.__setattr__(self, param_name, param)
 
@@ -147,7 +150,7 @@ class Cell:
             raise DTypeError(
                 f"For 'insert_child_to_cell', the child must be a Cell, but got {type(child_cell).__name__}."
             )
-        self._forget(child_name)
+        self._forget(child_name, keep="_cells")
         self.__dict__["_cells"][child_name] = child_cell
         object.__setattr__(self, child_name, child_cell)
         if child_cell is not None and self._auto_prefix:

@@ -41,7 +41,6 @@ from npukernel.nn.layer.container import CellList
 from npukernel.nn.learning_rate_schedule import LearningRateSchedule
 from npukernel.tensor import Parameter, Tensor
 
-
 _DTYPE_NAMES: dict = {}  # dtype.name costs microseconds; one launch record per parameter
 
 
@@ -372,7 +371,9 @@ class Optimizer(Cell):
             t0 = perf_counter()
             self._update(i, data, self._effective_grad(i, data, g), lrs[self._group_of[i]])
             dt = perf_counter() - t0
-            dtn = _DTYPE_NAMES.get(data.dtype) or _DTYPE_NAMES.setdefault(data.dtype, data.dtype.name)
+            dtn = _DTYPE_NAMES.get(data.dtype) or _DTYPE_NAMES.setdefault(
+                data.dtype, data.dtype.name
+            )
             p._device.record_launch(op, (data.shape,), dtn, fl * data.size, arrays * data.nbytes,
                                     "vector", dt)  # fmt: skip
         return True
