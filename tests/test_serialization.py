@@ -197,7 +197,9 @@ def test_extra_parameter(ckpt):
     before = smaller.values()
     assert load_param_into_net(smaller, load_checkpoint(path)) == ([], ["bn.moving_mean"])
     with pytest.raises(CheckpointError) as err:
-        load_param_into_net(Net({"fc.weight": (3, 4), "fc.bias": (3,)}), load_checkpoint(path), True)
+        load_param_into_net(
+            Net({"fc.weight": (3, 4), "fc.bias": (3,)}), load_checkpoint(path), True
+        )
     assert path in str(err.value) and "'bn.moving_mean'" in str(err.value)
     assert smaller.values().keys() == before.keys()
 
