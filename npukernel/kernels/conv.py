@@ -183,54 +183,25 @@ def _dot(a, b):
 
 
 # ---------------------------------------------------------------- im2col / col2im
+# Sequential on purpose: these run between BLAS calls, and numba's OpenMP workers spinning
+# after a parallel loop took the cores from OpenBLAS's threads (and OpenBLAS's spinning
+# workers from numba's): fwd+bwd of the 64x64x16x16 conv took 0.2-0.6 s instead of 60 ms
+# while another process kept one core busy. With these loops on one thread the conv runs
+# at the same speed whatever the load, and BLAS still uses both cores.
 
 
 @njit(cache=True)
-def _im2col_task(xf, xb, cf, cb, ln, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw):
-    """Rows ``(c, *, *)`` of one image's columns; ``xf[xb:]`` is its plane ``c``.
-
-    When ``sh == sw == 1`` and ``OW == W`` (a "same" convolution), output ``(r, q)`` reads
-    input ``(r + i*dh - pt, q + j*dw - pl)``: a constant shift in the flattened plane, so
-    each (i, j) row is one long copy, after which the padded positions are zeroed.
-    """
-    block = sh == 1 and sw == 1 and ow == w
-    for i in range(kh):
-        rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-        for j in range(kw):
-            d = cb + (i * kw + j) * ln
-            off = j * dw - pl
-            lo, hi = _valid_range(off, sw, w, ow)
-            if hi == lo:
-                rhi = rlo
-            _zero(cf[d : d + rlo * ow])
-            _zero(cf[d + rhi * ow : d + oh * ow])
-            if block and rhi > rlo:
-                a = d + rlo * ow + lo
-                b = d + (rhi - 1) * ow + hi
-                s = xb + (rlo + i * dh - pt) * w + lo + off
-                _copy(cf[a:b], xf[s : s + b - a])
-                if lo > 0 or hi < ow:
-                    for r in range(rlo, rhi):
-                        e = d + r * ow
-                        _zero(cf[e : e + lo])
-                        _zero(cf[e + hi : e + ow])
-            else:
-                for r in range(rlo, rhi):
-                    e = d + r * ow
-                    s = xb + (r * sh + i * dh - pt) * w + off
-                    _zero(cf[e : e + lo])
-                    _zero(cf[e + hi : e + ow])
-                    _copy(cf[e + lo : e + hi], xf[s + lo * sw : s + (hi - 1) * sw + 1 : sw])
-
-
-@njit(cache=True, parallel=True)
 def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
     """Columns of images ``n0 .. n0+nb-1``.
 
     The loop::
 
-    for n, c, i, j, r, q:
-        cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q] = xpad[n0+n, c, r*sh + i*dh, q*sw + j*dw]
+        for n, c, i, j, r, q:
+            cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q] = xpad[n0+n, c, r*sh + i*dh, q*sw + j*dw]
+
+    When ``sh == sw == 1`` and ``OW == W`` (a "same" convolution), output ``(r, q)`` reads
+    input ``(r + i*dh - pt, q + j*dw - pl)``: a constant shift in the flattened plane, so
+    each (n, c, i, j) run is one long copy, after which the padded positions are zeroed.
     """
     c_in = x.shape[1]
     h = x.shape[2]
@@ -238,59 +209,51 @@ def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
     ln = cols.shape[1]
-    for t in prange(nb * c_in):
-        n = t // c_in
-        c = t % c_in
-        xb = ((n0 + n) * c_in + c) * h * w
-        cb = c * kh * kw * ln + n * oh * ow
-        _im2col_task(xf, xb, cf, cb, ln, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw)
+    block = sh == 1 and sw == 1 and ow == w
+    for n in range(nb):
+        for c in range(c_in):
+            xb = ((n0 + n) * c_in + c) * h * w
+            for i in range(kh):
+                rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
+                for j in range(kw):
+                    d = ((c * kh + i) * kw + j) * ln + n * oh * ow
+                    off = j * dw - pl
+                    lo, hi = _valid_range(off, sw, w, ow)
+                    if hi == lo:
+                        rhi = rlo
+                    _zero(cf[d : d + rlo * ow])
+                    _zero(cf[d + rhi * ow : d + oh * ow])
+                    if block and rhi > rlo:
+                        a = d + rlo * ow + lo
+                        b = d + (rhi - 1) * ow + hi
+                        s = xb + (rlo + i * dh - pt) * w + lo + off
+                        _copy(cf[a:b], xf[s : s + b - a])
+                        if lo > 0 or hi < ow:
+                            for r in range(rlo, rhi):
+                                e = d + r * ow
+                                _zero(cf[e : e + lo])
+                                _zero(cf[e + hi : e + ow])
+                    else:
+                        for r in range(rlo, rhi):
+                            e = d + r * ow
+                            s = xb + (r * sh + i * dh - pt) * w + off
+                            _zero(cf[e : e + lo])
+                            _zero(cf[e + hi : e + ow])
+                            _copy(cf[e + lo : e + hi], xf[s + lo * sw : s + (hi - 1) * sw + 1 : sw])
 
 
 @njit(cache=True)
-def _col2im_task(cf, cb, ln, dxf, xb, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw):
-    """Scatter-add one image's rows ``(c, *, *)`` into its plane ``dxf[xb:]``.
-
-    Mirrors :func:`_im2col_task`; in the "same" case the padded positions of ``cf`` (a
-    scratch buffer) are zeroed so that each (i, j) row is added as one long run.
-    """
-    _zero(dxf[xb : xb + h * w])
-    block = sh == 1 and sw == 1 and ow == w
-    for i in range(kh):
-        rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-        for j in range(kw):
-            d = cb + (i * kw + j) * ln
-            off = j * dw - pl
-            lo, hi = _valid_range(off, sw, w, ow)
-            if hi == lo or rhi == rlo:
-                continue
-            if block:
-                if lo > 0 or hi < ow:
-                    for r in range(rlo, rhi):
-                        e = d + r * ow
-                        _zero(cf[e : e + lo])
-                        _zero(cf[e + hi : e + ow])
-                a = d + rlo * ow + lo
-                b = d + (rhi - 1) * ow + hi
-                s = xb + (rlo + i * dh - pt) * w + lo + off
-                _add(dxf[s : s + b - a], cf[a:b])
-            else:
-                for r in range(rlo, rhi):
-                    e = d + r * ow
-                    s = xb + (r * sh + i * dh - pt) * w + off
-                    _add(dxf[s + lo * sw : s + (hi - 1) * sw + 1 : sw], cf[e + lo : e + hi])
-
-
-@njit(cache=True, parallel=True)
 def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0):
     """Scatter-add columns back into images ``dx[n0 .. n0+nb-1]`` (overwritten).
 
     The loop::
 
-    dx[n0:n0+nb] = 0
-    for n, c, i, j, r, q:
-        dxpad[n0+n, c, r*sh + i*dh, q*sw + j*dw] += cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q]
+        dx[n0:n0+nb] = 0
+        for n, c, i, j, r, q:
+            dxpad[n0+n, c, r*sh + i*dh, q*sw + j*dw] += cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q]
 
-    ``cols`` is scratch: its entries that fall in the padding may be overwritten.
+    Mirrors :func:`_im2col`; in the "same" case the padded positions of ``cols`` (a scratch
+    buffer) are zeroed first so that each (n, c, i, j) run is added as one long run.
     """
     c_in = dx.shape[1]
     h = dx.shape[2]
@@ -299,20 +262,42 @@ def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0):
     dxf = dx.reshape(-1)
     ln = cols.shape[1]
     nb = ln // (oh * ow)
-    for t in prange(nb * c_in):
-        n = t // c_in
-        c = t % c_in
-        xb = ((n0 + n) * c_in + c) * h * w
-        cb = c * kh * kw * ln + n * oh * ow
-        _col2im_task(cf, cb, ln, dxf, xb, h, w, oh, ow, kh, kw, sh, sw, pt, pl, dh, dw)
+    block = sh == 1 and sw == 1 and ow == w
+    _zero(dxf[n0 * c_in * h * w : (n0 + nb) * c_in * h * w])
+    for n in range(nb):
+        for c in range(c_in):
+            xb = ((n0 + n) * c_in + c) * h * w
+            for i in range(kh):
+                rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
+                for j in range(kw):
+                    d = ((c * kh + i) * kw + j) * ln + n * oh * ow
+                    off = j * dw - pl
+                    lo, hi = _valid_range(off, sw, w, ow)
+                    if hi == lo or rhi == rlo:
+                        continue
+                    if block:
+                        if lo > 0 or hi < ow:
+                            for r in range(rlo, rhi):
+                                e = d + r * ow
+                                _zero(cf[e : e + lo])
+                                _zero(cf[e + hi : e + ow])
+                        a = d + rlo * ow + lo
+                        b = d + (rhi - 1) * ow + hi
+                        s = xb + (rlo + i * dh - pt) * w + lo + off
+                        _add(dxf[s : s + b - a], cf[a:b])
+                    else:
+                        for r in range(rlo, rhi):
+                            e = d + r * ow
+                            s = xb + (r * sh + i * dh - pt) * w + off
+                            _add(dxf[s + lo * sw : s + (hi - 1) * sw + 1 : sw], cf[e + lo : e + hi])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _swap01(src, dst):
     """``dst[a, b, :] = src[b, a, :]``: ``(OC, nb, P) <-> (nb, OC, P)`` for whole runs of P."""
     n_a = dst.shape[0]
     n_b = dst.shape[1]
-    for t in prange(n_a * n_b):
+    for t in range(n_a * n_b):
         a = t // n_b
         b = t % n_b
         _copy(dst[a, b], src[b, a])

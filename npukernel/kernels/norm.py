@@ -4,10 +4,10 @@ Statistics are accumulated in float64 whatever the data dtype, in two passes ove
 contiguous runs (mean, then the sum of squared deviations: no cancellation as in
 ``E[x^2] - E[x]^2``); a third pass normalises and applies the affine transform.
 
-Batch norm views ``x`` as ``(N, C, S)`` with ``S = H*W`` (``S = 1`` for ``(N, C)``
-input) and runs one parallel task per channel, whose data are ``N`` contiguous runs of
-``S``. For ``S == 1`` the runs are single elements, so those kernels walk the rows instead,
-vectorised over ``C``. Layer norm views ``x`` as ``(R, D)`` and runs one task per row.
+Batch norm views ``x`` as ``(N, C, S)`` with ``S = H*W`` and runs one parallel task per
+channel, whose data are ``N`` contiguous runs of ``S``. For ``(N, C)`` input (``S == 1``)
+the runs would be single elements, so that case uses numpy's row-wise reductions.
+Layer norm views ``x`` as ``(R, D)`` and runs one task per row.
 """
 
 from __future__ import annotations
@@ -45,69 +45,60 @@ def _sum_sq_dev(a, m):
 
 
 @njit(cache=True, fastmath=_FM)
-def _sum_prod_dev(a, b, m):
-    """``sum(a[k] * (b[k] - m))``."""
+def _sum_and_dot(a, b, ca, cb):
+    """``(sum(a), sum((a - ca) * (b - cb)))`` in one pass."""
     s = 0.0
+    d = 0.0
     for k in range(a.shape[0]):
-        s += a[k] * (b[k] - m)
-    return s
+        s += a[k]
+        d += (a[k] - ca) * (b[k] - cb)
+    return s, d
 
 
 @njit(cache=True)
-def _scale_shift(dst, src, scale, shift):
-    for k in range(dst.shape[0]):
-        dst[k] = src[k] * scale + shift
+def _lincomb(dst, a, b, ka, kb, k0, use_b):
+    """``dst = a * ka + b * kb + k0`` (``b`` ignored unless ``use_b``)."""
+    if use_b:
+        for k in range(dst.shape[0]):
+            dst[k] = a[k] * ka + b[k] * kb + k0
+    else:
+        for k in range(dst.shape[0]):
+            dst[k] = a[k] * ka + k0
 
 
 # ------------------------------------------------------------------------ batch norm
 
 
 @njit(cache=True, parallel=True)
-def _bn_stats(x3, eps, mean, invstd, var_unb):
-    n_b, c_n, s_n = x3.shape
-    m = n_b * s_n
+def _channel_sums(a3, b3, ca, cb, sum_a, dot):
+    """Per-channel sums, one task per channel.
+
+    The loop::
+
+        for c:
+            sum_a[c] = sum(a[:, c, :])
+            dot[c] = sum((a[:, c, :] - ca[c]) * (b[:, c, :] - cb[c]))
+    """
+    n_b, c_n, s_n = a3.shape
     for c in prange(c_n):
         s = 0.0
+        d = 0.0
         for n in range(n_b):
-            s += _sum(x3[n, c])
-        mu = s / m
-        q = 0.0
-        for n in range(n_b):
-            q += _sum_sq_dev(x3[n, c], mu)
-        mean[c] = mu
-        invstd[c] = 1.0 / np.sqrt(q / m + eps)
-        var_unb[c] = q / (m - 1) if m > 1 else np.nan
-
-
-@njit(cache=True)
-def _bn_stats_rows(x2, eps, mean, invstd, var_unb):
-    n_b, c_n = x2.shape
-    acc = np.zeros(c_n)
-    for n in range(n_b):
-        row = x2[n]
-        for c in range(c_n):
-            acc[c] += row[c]
-    mu = acc / n_b
-    acc[:] = 0.0
-    for n in range(n_b):
-        row = x2[n]
-        for c in range(c_n):
-            d = row[c] - mu[c]
-            acc[c] += d * d
-    for c in range(c_n):
-        mean[c] = mu[c]
-        invstd[c] = 1.0 / np.sqrt(acc[c] / n_b + eps)
-        var_unb[c] = acc[c] / (n_b - 1) if n_b > 1 else np.nan
+            s1, d1 = _sum_and_dot(a3[n, c], b3[n, c], ca[c], cb[c])
+            s += s1
+            d += d1
+        sum_a[c] = s
+        dot[c] = d
 
 
 @njit(cache=True, parallel=True)
-def _bn_affine(x3, scale, shift, y3):
-    """``y[n, c, :] = x[n, c, :] * scale[c] + shift[c]``, one task per (n, c) run."""
-    n_b, c_n, s_n = x3.shape
+def _channel_lincomb(a3, b3, ka, kb, k0, use_b, out3):
+    """``out[n, c, :] = a[n, c, :] * ka[c] + b[n, c, :] * kb[c] + k0[c]``, per (n, c) run."""
+    n_b, c_n, s_n = a3.shape
     for t in prange(n_b * c_n):
         n = t // c_n
         c = t % c_n
-        _scale_shift(y3[n, c], x3[n, c], scale[c], shift[c])
+        _lincomb(out3[n, c], a3[n, c], b3[n, c], ka[c], kb[c], k0[c], use_b)
 
 
 def _as_nc_s(x: np.ndarray) -> np.ndarray:
@@ -120,7 +111,7 @@ def _channel_affine(x3, scale, shift, dtype):
     if x3.shape[2] == 1:
         np.add(np.multiply(x3[:, :, 0], scale.astype(dtype)), shift.astype(dtype), out=y3[:, :, 0])
     else:
-        _bn_affine(x3, scale, shift, y3)
+        _channel_lincomb(x3, x3, scale, scale, shift, False, y3)
     return y3
 
 
@@ -162,9 +153,23 @@ def batch_norm_train_forward(
     invstd = np.empty(c_n)
     var_unb = np.empty(c_n)
     if x3.shape[2] == 1:
-        _bn_stats_rows(x3[:, :, 0], float(eps), mean, invstd, var_unb)
+        # (N, C): columns are strided, numpy's axis-0 reductions walk rows instead.
+        x2 = x3[:, :, 0].astype(np.float64)
+        m = x2.shape[0]
+        mean[:] = x2.mean(axis=0)
+        q = np.square(x2 - mean).sum(axis=0)
+        invstd[:] = 1.0 / np.sqrt(q / m + eps)
+        var_unb[:] = q / (m - 1) if m > 1 else np.nan
     else:
-        _bn_stats(x3, float(eps), mean, invstd, var_unb)
+        m = x3.shape[0] * x3.shape[2]
+        sums = np.empty(c_n)
+        sq = np.empty(c_n)
+        zero = np.zeros(c_n)
+        _channel_sums(x3, x3, zero, zero, sums, sq)  # first pass: the sums
+        mean[:] = sums / m
+        _channel_sums(x3, x3, mean, mean, sums, sq)  # second: squared deviations
+        invstd[:] = 1.0 / np.sqrt(sq / m + eps)
+        var_unb[:] = sq / (m - 1) if m > 1 else np.nan
     g = np.asarray(gamma, dtype=np.float64)
     scale = g * invstd
     shift = np.asarray(beta, dtype=np.float64) - mean * scale
@@ -211,36 +216,6 @@ def batch_norm_eval_forward(
     return _channel_affine(x3, scale, shift, x.dtype).reshape(x.shape)
 
 
-@njit(cache=True, parallel=True)
-def _bn_bwd_sums(dy3, x3, mean, dbeta, dxhat):
-    """``dbeta[c] = sum(dy[:, c])``, ``dxhat[c] = sum(dy[:, c] * (x[:, c] - mean[c]))``."""
-    n_b, c_n, s_n = x3.shape
-    for c in prange(c_n):
-        a = 0.0
-        b = 0.0
-        for n in range(n_b):
-            a += _sum(dy3[n, c])
-            b += _sum_prod_dev(dy3[n, c], x3[n, c], mean[c])
-        dbeta[c] = a
-        dxhat[c] = b
-
-
-@njit(cache=True)
-def _bn_bwd_dx_run(dx, dy, x, k_dy, k_x, k_0):
-    """``dx = dy * k_dy + x * k_x + k_0`` over one contiguous run."""
-    for k in range(dx.shape[0]):
-        dx[k] = dy[k] * k_dy + x[k] * k_x + k_0
-
-
-@njit(cache=True, parallel=True)
-def _bn_bwd_dx(dy3, x3, k_dy, k_x, k_0, dx3):
-    n_b, c_n, s_n = x3.shape
-    for t in prange(n_b * c_n):
-        n = t // c_n
-        c = t % c_n
-        _bn_bwd_dx_run(dx3[n, c], dy3[n, c], x3[n, c], k_dy[c], k_x[c], k_0[c])
-
-
 def batch_norm_backward(
     dy: np.ndarray,
     x: np.ndarray,
@@ -283,7 +258,7 @@ def batch_norm_backward(
     else:
         dbeta = np.empty(c_n)
         dxhat = np.empty(c_n)
-        _bn_bwd_sums(dy3, x3, mu, dbeta, dxhat)
+        _channel_sums(dy3, x3, np.zeros(c_n), mu, dbeta, dxhat)
     dgamma = dxhat * inv
     # dx = g*inv/M * (M*dy - dbeta - (x - mean)*inv*dgamma), expanded per channel.
     k = np.asarray(gamma, dtype=np.float64) * inv / m
@@ -294,7 +269,7 @@ def batch_norm_backward(
         dx = (dy3[:, :, 0] * k_dy + x3[:, :, 0] * k_x + k_0).astype(x.dtype)
     else:
         dx = np.empty(x3.shape, dtype=x.dtype)
-        _bn_bwd_dx(dy3, x3, k_dy, k_x, k_0, dx)
+        _channel_lincomb(dy3, x3, k_dy, k_x, k_0, True, dx)
     return dx.reshape(x.shape), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 

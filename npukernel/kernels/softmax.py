@@ -50,20 +50,6 @@ def _scale(y, a):
         y[k] *= a
 
 
-@njit(cache=True, parallel=True)
-def _softmax_rows(x2, y2):
-    for r in prange(x2.shape[0]):
-        m = _row_max(x2[r])
-        s = _exp_shift(y2[r], x2[r], m)
-        _scale(y2[r], 1.0 / s)
-
-
-@njit(cache=True)
-def _sub(y, x, c):
-    for k in range(x.shape[0]):
-        y[k] = x[k] - c
-
-
 @njit(cache=True)
 def _lse(x, m):
     """``m + log(sum(exp(x - m)))`` with ``m = max(x)``."""
@@ -73,43 +59,42 @@ def _lse(x, m):
     return m + np.log(s)
 
 
+@njit(cache=True)
+def _sub(y, x, c):
+    for k in range(x.shape[0]):
+        y[k] = x[k] - c
+
+
 @njit(cache=True, parallel=True)
-def _log_softmax_rows(x2, y2):
+def _softmax_rows(x2, log, y2):
+    """Softmax (``log=False``) or log-softmax (``log=True``) of each row."""
     for r in prange(x2.shape[0]):
         m = _row_max(x2[r])
-        _sub(y2[r], x2[r], _lse(x2[r], m))
-
-
-@njit(cache=True)
-def _dot(a, b):
-    s = 0.0
-    for k in range(a.shape[0]):
-        s += a[k] * b[k]
-    return s
+        if log:
+            _sub(y2[r], x2[r], _lse(x2[r], m))
+        else:
+            s = _exp_shift(y2[r], x2[r], m)
+            _scale(y2[r], 1.0 / s)
 
 
 @njit(cache=True, parallel=True)
-def _softmax_bwd_rows(dy2, y2, dx2):
-    for r in prange(y2.shape[0]):
-        dyr = dy2[r]
-        yr = y2[r]
-        dxr = dx2[r]
-        s = _dot(dyr, yr)
-        for k in range(yr.shape[0]):
-            dxr[k] = yr[k] * (dyr[k] - s)
-
-
-@njit(cache=True, parallel=True)
-def _log_softmax_bwd_rows(dy2, y2, dx2):
+def _softmax_bwd_rows(dy2, y2, log, dx2):
+    """Row gradients of softmax (``log=False``) or log-softmax (``log=True``)."""
     for r in prange(y2.shape[0]):
         dyr = dy2[r]
         yr = y2[r]
         dxr = dx2[r]
         s = 0.0
-        for k in range(dyr.shape[0]):
-            s += dyr[k]
-        for k in range(yr.shape[0]):
-            dxr[k] = dyr[k] - np.exp(yr[k]) * s
+        if log:
+            for k in range(dyr.shape[0]):
+                s += dyr[k]
+            for k in range(yr.shape[0]):
+                dxr[k] = dyr[k] - np.exp(yr[k]) * s
+        else:
+            for k in range(dyr.shape[0]):
+                s += dyr[k] * yr[k]
+            for k in range(yr.shape[0]):
+                dxr[k] = yr[k] * (dyr[k] - s)
 
 
 def _rows(a: np.ndarray, axis: int) -> np.ndarray:
@@ -127,12 +112,12 @@ def _unrows(out2: np.ndarray, shape: tuple[int, ...], axis: int) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(out2.reshape(moved), -1, axis))
 
 
-def _rowwise(kernel, arrays, axis):
+def _rowwise(kernel, arrays, log, axis):
     shape = arrays[0].shape
     dtype = arrays[0].dtype
     rows = [_rows(np.asarray(a, dtype=dtype), axis) for a in arrays]
     out = np.empty(rows[0].shape, dtype=dtype)
-    kernel(*rows, out)
+    kernel(*rows, log, out)
     return _unrows(out, shape, axis)
 
 
@@ -150,7 +135,7 @@ def softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Returns:
         ``y`` shaped like ``x``.
     """
-    return _rowwise(_softmax_rows, [np.asarray(x)], axis)
+    return _rowwise(_softmax_rows, [np.asarray(x)], False, axis)
 
 
 def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -169,7 +154,7 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
         ``dx`` shaped like ``y``.
     """
     y = np.asarray(y)
-    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], axis)
+    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], False, axis)
 
 
 def log_softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -186,7 +171,7 @@ def log_softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Returns:
         ``y`` shaped like ``x``.
     """
-    return _rowwise(_log_softmax_rows, [np.asarray(x)], axis)
+    return _rowwise(_softmax_rows, [np.asarray(x)], True, axis)
 
 
 def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -205,7 +190,7 @@ def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.nd
         ``dx`` shaped like ``y``.
     """
     y = np.asarray(y)
-    return _rowwise(_log_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], axis)
+    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], True, axis)
 
 
 @njit(cache=True, parallel=True)
@@ -260,38 +245,10 @@ def softmax_cross_entropy_forward(
     loss = np.empty(n, dtype=x2.dtype)
     probs = np.empty_like(x2)
     if sparse:
-        lab = np.ascontiguousarray(labels).reshape(n)
-        if lab.dtype not in (np.int32, np.int64):
-            lab = lab.astype(np.int64)
-        _sce_sparse(x2, lab, loss, probs)
+        _sce_sparse(x2, np.ascontiguousarray(labels, dtype=np.int64).reshape(n), loss, probs)
     else:
         _sce_dense(x2, np.ascontiguousarray(labels, dtype=x2.dtype), loss, probs)
     return loss, probs
-
-
-@njit(cache=True, parallel=True)
-def _sce_sparse_bwd(dloss, p2, labels, dx2):
-    for r in prange(p2.shape[0]):
-        g = dloss[r]
-        pr = p2[r]
-        dr = dx2[r]
-        for k in range(pr.shape[0]):
-            dr[k] = g * pr[k]
-        dr[labels[r]] -= g
-
-
-@njit(cache=True, parallel=True)
-def _sce_dense_bwd(dloss, p2, t2, dx2):
-    for r in prange(p2.shape[0]):
-        g = dloss[r]
-        pr = p2[r]
-        tr = t2[r]
-        dr = dx2[r]
-        tsum = 0.0
-        for k in range(tr.shape[0]):
-            tsum += tr[k]
-        for k in range(pr.shape[0]):
-            dr[k] = g * (pr[k] * tsum - tr[k])
 
 
 def softmax_cross_entropy_backward(
@@ -313,15 +270,13 @@ def softmax_cross_entropy_backward(
     Returns:
         ``dlogits`` of shape ``(N, C)``.
     """
-    p2 = np.ascontiguousarray(probs)
+    p2 = np.asarray(probs)
     n = p2.shape[0]
-    g = np.ascontiguousarray(dloss, dtype=p2.dtype).reshape(n)
-    dx = np.empty_like(p2)
+    g = np.asarray(dloss, dtype=p2.dtype).reshape(n, 1)
+    # Two light passes over (N, C): no fused kernel needed (and none to compile).
     if sparse:
-        lab = np.ascontiguousarray(labels).reshape(n)
-        if lab.dtype not in (np.int32, np.int64):
-            lab = lab.astype(np.int64)
-        _sce_sparse_bwd(g, p2, lab, dx)
-    else:
-        _sce_dense_bwd(g, p2, np.ascontiguousarray(labels, dtype=p2.dtype), dx)
-    return dx
+        dx = p2 * g
+        dx[np.arange(n), np.asarray(labels).reshape(n)] -= g[:, 0]
+        return dx
+    t2 = np.asarray(labels, dtype=p2.dtype)
+    return (p2 * t2.sum(axis=1, keepdims=True) - t2) * g
