@@ -1,5 +1,5 @@
 # npukernel — the two commands a newcomer needs:
-#   make run    set everything up, then run the demo (later: JupyterLab on the tutorials)
+#   make run    set everything up, then open JupyterLab on tutorials/ (NPU kernel)
 #   make test   set everything up, then run the whole test suite (what CI runs)
 # Everything lives in .venv; nothing outside the repository is touched except the
 # numba/kernel cache in ~/.cache/npukernel.
@@ -25,7 +25,14 @@ $(STAMP): pyproject.toml
 warm: $(STAMP)
 	$(PY) -m npukernel.warmup
 
-run: warm
+# JupyterLab on the tutorials, with the "Python 3 (NPU)" kernel (the notebooks ask for it,
+# and it is the default for new ones).
+run: warm lab
+	$(VENV)/bin/jupyter lab --notebook-dir tutorials \
+		--MappingKernelManager.default_kernel_name=npu $(ROOT_FLAG)
+
+# The terminal demo: an MLP on digits, the chip profile and the top ops.
+demo: warm
 	$(PY) -m npukernel.demo
 
 # The JupyterLab extension (lab_ext/): jlpm (bundled with JupyterLab) fetches the npm

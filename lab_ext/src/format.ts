@@ -12,6 +12,21 @@ export function gib(bytes: number | null): string {
   return text.endsWith('.0') ? text.slice(0, -2) : text;
 }
 
+/** Bytes in the largest binary unit that keeps the number >= 1: "1.5 MiB". */
+export function bytes(n: number | null): string {
+  if (n === null) {
+    return '∞';
+  }
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  const text = i === 0 || n >= 100 ? n.toFixed(0) : n.toFixed(1);
+  return `${text.endsWith('.0') ? text.slice(0, -2) : text} ${units[i]}`;
+}
+
 /** Milliseconds with three decimals. */
 export function ms(seconds: number): string {
   return (seconds * 1e3).toFixed(3);

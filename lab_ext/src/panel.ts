@@ -5,7 +5,7 @@
 import { Widget } from '@lumino/widgets';
 
 import { IDeviceUsage, IOpTotal } from './api';
-import { esc, gib, ms, sparkline } from './format';
+import { bytes, esc, ms, sparkline } from './format';
 import { UsageModel } from './model';
 
 export class NpuPanel extends Widget {
@@ -76,8 +76,8 @@ export class NpuPanel extends Widget {
       `<div class="npk-device" data-device="${esc(dev.device)}">` +
       `<div class="npk-device-name">${esc(dev.device)}${isDefault ? ' (default)' : ''}` +
       ` <span class="npk-chip">${esc(dev.profile)}</span></div>` +
-      `<div class="npk-row"><span>memory ${gib(mem.used)}/${gib(mem.total)} GiB` +
-      ` (peak ${gib(mem.peak)})</span>${sparkline(h.memory)}</div>` +
+      `<div class="npk-row"><span>memory ${bytes(mem.used)} / ${bytes(mem.total)}` +
+      ` (peak ${bytes(mem.peak)})</span>${sparkline(h.memory)}</div>` +
       `<div class="npk-row"><span>util ${pct(dev.utilization)}` +
       ` · NPU est ${pct(dev.npu_utilization)}</span>${sparkline(h.utilization)}</div>` +
       `<div class="npk-row"><span>${dev.launches.toLocaleString()} launches</span></div>` +
@@ -100,7 +100,7 @@ function opsTable(ops: IOpTotal[], title: string, key: 'cpu_time_s' | 'npu_time_
     .join('');
   return (
     `<table class="npk-ops" data-sort="${key}"><caption>by ${esc(title)} time</caption>` +
-    '<thead><tr><th>op</th><th>unit</th><th>calls</th><th>CPU ms</th>' +
-    `<th>NPU ms (est)</th></tr></thead><tbody>${rows}</tbody></table>`
+    '<thead><tr><th>op</th><th>unit</th><th>calls</th><th title="measured">CPU ms</th>' +
+    `<th title="estimated">NPU ms</th></tr></thead><tbody>${rows}</tbody></table>`
   );
 }

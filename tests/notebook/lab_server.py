@@ -61,11 +61,13 @@ def jupyter(root_dir: Path, state_dir: Path, app: str = "server", startup_s: flo
         "--ServerApp.port_retries=0",
     ]  # fmt: skip
     if app == "lab":
+        _quiet_lab_settings(state_dir / "settings")
         args += [
             f"--LabApp.workspaces_dir={state_dir / 'workspaces'}",
             f"--LabApp.user_settings_dir={state_dir / 'settings'}",
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True",
         ]
     if os.geteuid() == 0:
         args.append("--allow-root")
@@ -97,6 +99,15 @@ def jupyter(root_dir: Path, state_dir: Path, app: str = "server", startup_s: flo
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _quiet_lab_settings(settings: Path) -> None:
+    # No "get notified about Jupyter news?" toast over the page, no update checks.
+    folder = settings / "@jupyterlab" / "apputils-extension"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
 
 
 def _safe_kernels(server: Server) -> list[dict]:
