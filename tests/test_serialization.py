@@ -91,12 +91,14 @@ def test_dict_list_append_and_dtypes(tmp_path):
     )
     loaded = load_checkpoint(f"{path}.ckpt")
     for k, v in values.items():
-        assert loaded[k].dtype == v.dtype
+        assert loaded[k].dtype == v.dtype and loaded[k].shape == v.shape
         np.testing.assert_array_equal(loaded[k].asnumpy(), v)
     assert loaded["tag"] == "best"
     assert int(loaded["epoch_num"].asnumpy().reshape(-1)[0]) == 3
     assert float(loaded["lr"].asnumpy().reshape(-1)[0]) == 0.5
     assert read_checkpoint_metadata(f"{path}.ckpt") == {"note": [1, 2]}
+    save_checkpoint({"scalar": np.array(2.5, np.float32)}, tmp_path / "s.ckpt")
+    assert load_checkpoint(tmp_path / "s.ckpt")["scalar"].shape == ()
 
 
 def test_file_is_safetensors_layout_with_checksums(ckpt):
