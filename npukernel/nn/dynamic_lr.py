@@ -100,9 +100,18 @@ def exponential_decay_lr(learning_rate: float, decay_rate: float, total_step: in
 
 def natural_exp_decay_lr(learning_rate: float, decay_rate: float, total_step: int,
                          step_per_epoch: int, decay_epoch: int, is_stair: bool = False) -> list[float]:  # fmt: skip
-    """``learning_rate * e ** (-decay_rate * epoch / decay_epoch)`` per step."""
+    """``learning_rate * e ** (-decay_rate * epoch)`` per step.
+
+    MindSpore's formula: the epoch is not divided by ``decay_epoch``; with ``is_stair`` it is
+    rounded down to a multiple of it.
+
+    Example:
+        >>> from npukernel import nn
+        >>> [round(v, 4) for v in nn.natural_exp_decay_lr(0.1, 0.9, 6, 2, 2, True)]
+        [0.1, 0.1, 0.1, 0.1, 0.0165, 0.0165]
+    """
     return _decay("natural_exp_decay_lr", learning_rate, decay_rate, total_step, step_per_epoch,
-                  decay_epoch, is_stair, lambda p: learning_rate * math.e ** (-decay_rate * p))  # fmt: skip
+                  decay_epoch, is_stair, lambda p: learning_rate * math.e ** (-decay_rate * p * decay_epoch))  # fmt: skip
 
 
 def inverse_decay_lr(learning_rate: float, decay_rate: float, total_step: int,

@@ -313,7 +313,7 @@ class BCELoss(LossBase):
 
     Args:
         weight: Element weights or None.
-        reduction: ``"mean"`` (default; MindSpore's is ``"none"``), ``"sum"`` or ``"none"``.
+        reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
     """
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:

@@ -296,10 +296,14 @@ class Optimizer(Cell):
         return gradients
 
     def decay_weight(self, gradients: Any) -> tuple:
-        """``g + weight_decay * p`` per parameter, as Tensors (for custom ``construct``)."""
-        return tuple(
-            g + p * wd if wd else g for g, p, wd in zip(gradients, self.parameters, self._decay)
-        )
+        """``g + weight_decay * loss_scale * p`` per parameter, as Tensors (for a custom ``construct``).
+
+        The decay is pre-multiplied by ``loss_scale`` as in MindSpore, so that
+        ``scale_grad(decay_weight(g))`` is ``g / loss_scale + weight_decay * p``.
+        """
+        s = self.loss_scale
+        pairs = zip(gradients, self.parameters, self._decay)
+        return tuple(g + p * (wd * s) if wd else g for g, p, wd in pairs)
 
     def scale_grad(self, gradients: Any) -> tuple:
         """Gradients divided by ``loss_scale``."""

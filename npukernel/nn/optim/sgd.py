@@ -48,7 +48,7 @@ class SGD(Optimizer):
         >>> import npukernel as npk
         >>> from npukernel import nn
         >>> w = npk.Parameter(npk.Tensor([1.0]), name="w")
-        >>> nn.SGD([w], learning_rate=0.5)((npk.Tensor([1.0]),)); w.asnumpy().tolist()
+        >>> _ = nn.SGD([w], learning_rate=0.5)((npk.Tensor([1.0]),)); w.asnumpy().tolist()
         [0.5]
     """
 
