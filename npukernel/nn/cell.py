@@ -240,9 +240,12 @@ class Cell:
     def to_float(self, dst_type: Any) -> Cell:
         """Run this cell and its sub-cells in ``dst_type`` (float16/float32).
 
-        Float Tensor inputs of every sub-cell are cast to ``dst_type``, and ``Dense``,
-        ``Conv2d``, ``Embedding`` and the norms cast their parameters to the input's dtype.
-        Parameters are stored unchanged (float32 master weights), unlike MindSpore's O3.
+        Float Tensor inputs of every sub-cell are cast to ``dst_type``; ``Dense``, ``Conv2d``
+        and ``Embedding`` cast their parameters to the input's dtype, while BatchNorm and
+        LayerNorm compute in their parameters' dtype (float32), as MindSpore's mixed precision
+        does. Parameters are stored unchanged (float32 master weights), unlike MindSpore's O3.
+        The engine has no float16 kernels yet for conv2d, pooling, softmax, cross-entropy and
+        dropout, so a float16 network can only use Dense, activations, norms and Embedding.
 
         Raises:
             DTypeError: if ``dst_type`` is not float16 or float32.

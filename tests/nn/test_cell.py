@@ -251,3 +251,12 @@ def test_parameter_tuple_rules():
     assert not clone[0].requires_grad
     same = ParameterTuple([a]).clone("c")
     assert same[0].asnumpy().tolist() == [1.0]
+
+
+def test_to_float_keeps_norms_in_float32():
+    net = nn.SequentialCell([nn.Dense(5, 4), nn.BatchNorm1d(4), nn.Dense(4, 3), nn.LayerNorm((3,))])
+    net.to_float(npk.float16).set_train()
+    out = net(ops.randn((6, 5)))
+    assert out.dtype == npk.float16
+    assert net[1].moving_mean.dtype == npk.float32
+    assert np.abs(net[1].moving_mean.asnumpy()).sum() > 0  # updated through the float32 path

@@ -19,8 +19,13 @@ from npukernel import ops
 from npukernel.common.initializer import initializer
 from npukernel.errors import DTypeError, ShapeError, ValueRangeError
 from npukernel.nn._check import float_in, one_of, positive_int
-from npukernel.nn.cell import Cell, param_as
+from npukernel.nn.cell import Cell
 from npukernel.tensor import Parameter, Tensor
+
+
+def _in_param_dtype(x: Tensor, p: Parameter) -> Tensor:
+    """``x`` cast to the parameters' dtype (float32 norms after ``to_float(float16)``, as MindSpore)."""
+    return x if x.dtype == p.dtype or x.dtype.kind != "f" else ops.cast(x, p.dtype)
 
 
 class _BatchNorm(Cell):
@@ -77,14 +82,12 @@ class _BatchNorm(Cell):
         use_batch = (
             self.training if self.use_batch_statistics is None else self.use_batch_statistics
         )
-        y = self._to_4d(x)
-        mean, var = self.moving_mean, self.moving_variance
-        if not use_batch:  # the eval kernel wants one dtype; training updates the fp32 originals
-            mean, var = param_as(mean, y), param_as(var, y)
+        y = _in_param_dtype(self._to_4d(x), self.gamma)
         y = ops.batch_norm(
-            y, mean, var, param_as(self.gamma, y), param_as(self.beta, y), training=use_batch,
+            y, self.moving_mean, self.moving_variance, self.gamma, self.beta, training=use_batch,
             momentum=1.0 - self.momentum, eps=self.eps,
         )  # fmt: skip
+        y = y if y.dtype == x.dtype else ops.cast(y, x.dtype)
         return y if y.shape == x.shape else ops.reshape(y, x.shape)
 
     def extend_repr(self) -> str:
@@ -192,10 +195,12 @@ class LayerNorm(Cell):
                 f"For 'LayerNorm', the input's dims from begin_params_axis={self.begin_params_axis} "
                 f"must be {self.normalized_shape}, but got shape {x.shape}."
             )
-        g, b = param_as(self.gamma, x), param_as(self.beta, x)
+        y, g, b = _in_param_dtype(x, self.gamma), self.gamma, self.beta
         if bna == bpa:
-            return ops.layer_norm(x, self.normalized_shape, g, b, self.epsilon)
-        return ops.layer_norm(x, x.shape[bna:], None, None, self.epsilon) * g + b
+            y = ops.layer_norm(y, self.normalized_shape, g, b, self.epsilon)
+        else:
+            y = ops.layer_norm(y, y.shape[bna:], None, None, self.epsilon) * g + b
+        return y if y.dtype == x.dtype else ops.cast(y, x.dtype)
 
     def extend_repr(self) -> str:
         """The arguments shown by ``repr``."""
