@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from npukernel.autograd import no_grad
 from npukernel.common.parameter import ParameterTuple
 from npukernel.errors import DTypeError, NpuError, ShapeError, ValueRangeError
 from npukernel.nn._check import non_negative_float
@@ -383,7 +384,8 @@ class Optimizer(Cell):
         return True
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run ``construct`` and advance ``global_step``."""
-        out = self.construct(*args, **kwargs)
+        """Run ``construct`` without recording a tape, then advance ``global_step``."""
+        with no_grad():
+            out = self.construct(*args, **kwargs)
         self.global_step._data[0] += 1
         return out
