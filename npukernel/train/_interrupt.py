@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterable
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from npukernel.train._state import save_train_state
+from npukernel.train.callback import CallbackList, CallbackParams, ModelCheckpoint
 from npukernel.train.callback._callback import logger
 
 
@@ -90,3 +93,27 @@ class StepSnapshot:
         """Put the snapshot back into the parameters."""
         for p, buf in zip(self.params, self.buffers):
             p.assign_value(buf)
+
+
+def save_on_interrupt(cb: CallbackParams, cbs: CallbackList, default_path: Any) -> str | None:
+    """Checkpoint an interrupted run and say where; return the path (None if none written).
+
+    The first ``ModelCheckpoint`` among the callbacks writes it (so ``latest.json`` and
+    ``resume_from=directory`` see it); otherwise it goes to ``default_path`` (``Model``'s
+    ``interrupt_checkpoint``, ``interrupted.ckpt`` by default; None disables it).
+    """
+    where = f"epoch {cb.cur_epoch_num}, step {cb.cur_step_in_epoch} (global step {cb.cur_step_num})"
+    ckpts = cbs.find(ModelCheckpoint)
+    path = None
+    if cb.cur_step_num > 0:
+        if ckpts:
+            path = ckpts[0].save(cb)
+        elif default_path:
+            path = save_train_state(os.fspath(default_path), cb)
+    if path:
+        cb.last_checkpoint = os.path.abspath(path)
+        logger.warning("Training interrupted at %s; checkpoint saved to %s.", where,
+                       cb.last_checkpoint)  # fmt: skip
+        return cb.last_checkpoint
+    logger.warning("Training interrupted at %s; no checkpoint written.", where)
+    return None

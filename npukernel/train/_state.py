@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import glob
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from npukernel import random as _random
-from npukernel.errors import CheckpointError
+from npukernel.errors import CheckpointError, ValueRangeError
 from npukernel.serialization import (
     atomic_write,
     load_checkpoint,
@@ -36,6 +37,7 @@ from npukernel.serialization import (
 )
 
 LATEST = "latest.json"
+logger = logging.getLogger("npukernel.train")
 
 
 def state_params(objects: Iterable[Any]) -> dict[str, Any]:
@@ -172,3 +174,39 @@ def restore_train_state(source: str | os.PathLike, network: Any, optimizer: Any)
         _random.generator().bit_generator.state = position["rng"]
     position["path"] = path
     return position
+
+
+def resume(source: Any, network: Any, optimizer: Any, cb: dict, data: Any, valid: Any,
+           valid_frequency: Any) -> tuple[int, int]:  # fmt: skip
+    """Restore a run for ``Model.train(..., resume_from=source)``.
+
+    Loads the state, then replays the data pipeline (the training set, and the
+    validation set where ``fit`` evaluated) up to the saved step, so shuffles and random
+    transforms continue as in the original run.
+
+    Returns:
+        ``(epochs_done, steps_done_in_the_next_epoch)``.
+
+    Raises:
+        ValueRangeError: if the checkpoint is already at or past ``cb["epoch_num"]``.
+    """
+    from npukernel.train._evaluate import eval_due
+
+    pos = restore_train_state(source, network, optimizer)
+    epoch, step_in_epoch = pos["epoch"], pos["step_in_epoch"]
+    batch_num = pos.get("batch_num") or data.batch_num
+    done = epoch if batch_num and step_in_epoch >= batch_num else epoch - 1
+    skip = 0 if done == epoch else step_in_epoch
+    if done >= cb["epoch_num"]:
+        raise ValueRangeError(
+            f"For 'Model.train', checkpoint '{pos['path']}' is already at epoch {epoch}; "
+            f"ask for more than {cb['epoch_num']} epochs to continue."
+        )
+    for e in range(done):
+        data.replay()
+        if valid is not None and eval_due(e + 1, cb["epoch_num"], valid_frequency):
+            valid.replay()
+    cb.update(cur_epoch_num=done, cur_step_num=pos["global_step"], initial_epoch=done,
+              last_checkpoint=pos["path"])  # fmt: skip
+    logger.info("Resuming from %s after epoch %d, step %d.", pos["path"], epoch, step_in_epoch)
+    return done, skip

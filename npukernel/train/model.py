@@ -44,35 +44,24 @@ from typing import Any
 import numpy as np
 
 from npukernel.autograd import no_grad
-from npukernel.errors import ValueRangeError
 from npukernel.tensor import Tensor
 from npukernel.train import _steps
 from npukernel.train._data import DataAdapter, batch_size_of
-from npukernel.train._interrupt import InterruptGuard, StepSnapshot
-from npukernel.train._state import restore_train_state, save_train_state, state_params
+from npukernel.train._evaluate import eval_due, evaluate, first_float, set_train
+from npukernel.train._interrupt import InterruptGuard, StepSnapshot, save_on_interrupt
+from npukernel.train._state import resume, state_params
 from npukernel.train.callback import (
     Callback,
     CallbackList,
     CallbackParams,
     History,
     LossMonitor,
-    ModelCheckpoint,
     ProgressBar,
     RunContext,
 )
-from npukernel.train.callback._callback import logger
-from npukernel.train.metrics import Loss, get_metrics
+from npukernel.train.metrics import get_metrics
 
 _AMP_LEVELS = ("O0", "O1", "O2", "O3", "auto")
-
-
-def _first_float(value: Any) -> float | None:
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    if value is None:
-        return None
-    arr = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
-    return float(np.mean(arr)) if arr.size else None
 
 
 class Model:
@@ -233,7 +222,9 @@ class Model:
             )
         cbs = CallbackList(callbacks)
         with cbs:
-            metrics, _ = self._eval_loop(DataAdapter(valid_dataset, "valid_dataset"), cbs, 1, 1)
+            data = DataAdapter(valid_dataset, "valid_dataset")
+            metrics, _ = evaluate(self._network, self.eval_network, self._eval_indexes,
+                                  self._metric_fns, data, cbs, 1, 1)  # fmt: skip
         return metrics
 
     def predict(self, *predict_data: Any, **kwargs: Any) -> Any:
@@ -244,12 +235,12 @@ class Model:
         """
         data = [d if isinstance(d, Tensor) else Tensor(np.asarray(d)) for d in predict_data]
         was = getattr(self._network, "training", False)
-        _set_train(self._network, False)
+        set_train(self._network, False)
         try:
             with no_grad():
                 return self._network(*data)
         finally:
-            _set_train(self._network, was)
+            set_train(self._network, was)
 
     # -- the loops ---------------------------------------------------------------------
     def _callbacks(self, callbacks: Any) -> tuple[CallbackList, History]:
@@ -287,18 +278,20 @@ class Model:
         )  # fmt: skip
         skip = 0
         if resume_from is not None:
-            initial_epoch, skip = self._resume(resume_from, cb, data, valid, valid_frequency)
+            target = self._network if self._optimizer is not None else train_net
+            initial_epoch, skip = resume(resume_from, target, self._optimizer, cb, data,
+                                         valid, valid_frequency)  # fmt: skip
         ctx = RunContext(cb)
         snapshot = StepSnapshot(state_params([self._network, self._optimizer, train_net]).values())
         self.interrupted = False
-        _set_train(self._network, True)
+        set_train(self._network, True)
         with cbs, InterruptGuard() as guard:
             try:
                 cbs.on_train_begin(ctx)
                 for e in range(initial_epoch, epoch):
                     self._epoch(e, data, skip, cb, ctx, cbs, guard, snapshot)
                     skip = 0
-                    if valid is not None and _due(e + 1, epoch, valid_frequency):
+                    if valid is not None and eval_due(e + 1, epoch, valid_frequency):
                         self._eval_in_fit(valid, cbs, cb)
                     cbs.on_train_epoch_end(ctx)
                     if ctx.get_stop_requested():
@@ -311,7 +304,7 @@ class Model:
                 self.interrupted = cb.interrupted = True
             guard.critical = True  # a further Ctrl-C waits until the run is wrapped up
             if self.interrupted:
-                self._save_on_interrupt(cb, cbs)
+                save_on_interrupt(cb, cbs, self._interrupt_ckpt)
             cbs.on_train_end(ctx)
         self.history = history.to_xarray()
 
@@ -339,7 +332,7 @@ class Model:
             step_time = time.perf_counter() - t0
             guard.in_step = False
             n = batch_size_of(row)
-            loss = _first_float(outputs)
+            loss = first_float(outputs)
             losses.append(loss if loss is not None else math.nan)
             samples += n
             cb.update(net_outputs=outputs, loss=loss, learning_rate=lr, batch_size=n,
@@ -359,115 +352,14 @@ class Model:
                   epoch_throughput=samples / elapsed if elapsed > 0 else None)  # fmt: skip
 
     def _eval_in_fit(self, valid: DataAdapter, cbs: CallbackList, cb: CallbackParams) -> None:
-        metrics, loss = self._eval_loop(valid, cbs, cb.cur_epoch_num, cb.epoch_num)
+        metrics, loss = evaluate(self._network, self.eval_network, self._eval_indexes,
+                                 self._metric_fns, valid, cbs, cb.cur_epoch_num, cb.epoch_num)  # fmt: skip
         results = dict(metrics)
         if loss is not None:
             results["eval_loss"] = loss
         cb.eval_results = results
         cb.metrics = metrics
-        _set_train(self._network, True)
-
-    def _eval_loop(self, data: DataAdapter, cbs: CallbackList, cur_epoch: int,
-                   epoch_num: int) -> tuple[dict[str, Any], float | None]:  # fmt: skip
-        eval_net = self.eval_network
-        indexes = self._eval_indexes
-        for m in self._metric_fns.values():
-            m.clear()
-        was = getattr(self._network, "training", False)
-        _set_train(self._network, False)
-        cb = CallbackParams(
-            network=self._network, eval_network=eval_net, valid_dataset=data.dataset,
-            batch_num=data.batch_num, cur_epoch_num=cur_epoch, epoch_num=epoch_num,
-            cur_step_num=0, net_outputs=None, mode="eval", metrics={}, eval_results={},
-        )  # fmt: skip
-        ctx = RunContext(cb)
-        losses: list[float] = []
-        try:
-            cbs.on_eval_begin(ctx)
-            cbs.on_eval_epoch_begin(ctx)
-            with no_grad():
-                for row in data.epoch():
-                    cb.cur_step_num += 1
-                    cbs.on_eval_step_begin(ctx)
-                    outputs = eval_net(*row)
-                    cb.net_outputs = outputs
-                    self._update_metrics(outputs, indexes)
-                    if indexes is not None:
-                        losses.append(_first_float(outputs[indexes[0]]) or 0.0)
-                    cbs.on_eval_step_end(ctx)
-                    if ctx.get_stop_requested():
-                        break
-            metrics = {name: m.eval() for name, m in self._metric_fns.items()}
-            cb.metrics = cb.eval_results = metrics
-            cbs.on_eval_epoch_end(ctx)
-            cbs.on_eval_end(ctx)
-        finally:
-            _set_train(self._network, was)
-        return metrics, (float(np.mean(losses)) if losses else None)
-
-    def _update_metrics(self, outputs: Any, indexes: list[int] | None) -> None:
-        if not isinstance(outputs, (tuple, list)):
-            outputs = (outputs,)
-        for metric in self._metric_fns.values():
-            if indexes is None:
-                metric.update(*outputs)
-            elif isinstance(metric, Loss):
-                metric.update(outputs[indexes[0]])
-            else:
-                metric.update(outputs[indexes[1]], outputs[indexes[2]])
-
-    # -- resume and interrupt ----------------------------------------------------------
-    def _resume(self, source: Any, cb: CallbackParams, data: DataAdapter,
-                valid: DataAdapter | None, valid_frequency: Any) -> tuple[int, int]:  # fmt: skip
-        """Restore state from ``source``; replay the data; return (initial_epoch, skip)."""
-        target = self._network if self._optimizer is not None else self.train_network
-        pos = restore_train_state(source, target, self._optimizer)
-        epoch, step_in_epoch = pos["epoch"], pos["step_in_epoch"]
-        batch_num = pos.get("batch_num") or data.batch_num
-        done = epoch if batch_num and step_in_epoch >= batch_num else epoch - 1
-        skip = 0 if done == epoch else step_in_epoch
-        if done >= cb.epoch_num:
-            raise ValueRangeError(
-                f"For 'Model.train', checkpoint '{pos['path']}' is already at epoch {epoch}; "
-                f"ask for more than {cb.epoch_num} epochs to continue."
-            )
-        for e in range(done):
-            data.replay()
-            if valid is not None and _due(e + 1, cb.epoch_num, valid_frequency):
-                valid.replay()
-        cb.update(cur_epoch_num=done, cur_step_num=pos["global_step"], initial_epoch=done,
-                  last_checkpoint=pos["path"])  # fmt: skip
-        logger.info("Resuming from %s at epoch %d, step %d.", pos["path"], epoch, step_in_epoch)
-        return done, skip
-
-    def _save_on_interrupt(self, cb: CallbackParams, cbs: CallbackList) -> None:
-        where = (
-            f"epoch {cb.cur_epoch_num}, step {cb.cur_step_in_epoch} (global step {cb.cur_step_num})"
-        )
-        ckpts = cbs.find(ModelCheckpoint)
-        path = None
-        if cb.cur_step_num > 0:
-            if ckpts:
-                path = ckpts[0].save(cb)
-            elif self._interrupt_ckpt:
-                path = save_train_state(os.fspath(self._interrupt_ckpt), cb)
-        if path:
-            cb.last_checkpoint = os.path.abspath(path)
-            logger.warning("Training interrupted at %s; checkpoint saved to %s.", where,
-                           cb.last_checkpoint)  # fmt: skip
-        else:
-            logger.warning("Training interrupted at %s; no checkpoint written.", where)
-
-
-def _due(epoch: int, last: int, valid_frequency: Any) -> bool:
-    if isinstance(valid_frequency, int):
-        return epoch % valid_frequency == 0 or epoch == last
-    return epoch in valid_frequency
-
-
-def _set_train(network: Any, mode: bool) -> None:
-    if hasattr(network, "set_train"):
-        network.set_train(mode)
+        set_train(self._network, True)
 
 
 __all__ = ["Model"]
