@@ -89,6 +89,18 @@ def update_manifest(name: str, entry: dict) -> None:
     print(f"updated {MANIFEST.relative_to(ROOT)} [{name}]")
 
 
+def stratified_random(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Split codes (0 train, 1 test): in each class, round(fraction * count) samples
+    drawn with ``numpy.random.default_rng(seed)`` are test."""
+    rng = np.random.default_rng(seed)
+    split = np.zeros(len(labels), np.uint8)
+    for c in np.unique(labels):
+        where = np.flatnonzero(labels == c)
+        k = round(fraction * len(where))
+        split[rng.choice(where, size=k, replace=False)] = 1
+    return split
+
+
 def stratified_last(labels: np.ndarray, fraction: float) -> np.ndarray:
     """Split codes (0 train, 1 test): in each class, the last round(fraction * count)
     samples (in file order) are test."""

@@ -7,13 +7,9 @@ Example:
     [[1.0, 0.0]]
 """
 
-from npukernel import (
-    device,
-    errors,
-    ops,  # noqa: E402,I001  (after Tensor: operators need it)
-    profiler,
-)
+from npukernel import common, dataset, device, errors, nn, ops, profiler
 from npukernel.autograd import enable_grad, grad, no_grad, value_and_grad
+from npukernel.common.parameter import ParameterTuple
 from npukernel.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
 from npukernel.dtypes import (
     bool_,
@@ -35,7 +31,7 @@ from npukernel.tensor import Parameter, Tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "Tensor", "bool_", "device", "double",
+    "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "ParameterTuple", "Tensor", "common", "dataset", "nn", "bool_", "device", "double",
     "enable_grad", "errors", "get_seed", "set_seed", "float16", "float32", "float64", "get_context", "grad", "half",
     "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",
     "uint8", "value_and_grad",

@@ -49,14 +49,17 @@ def _to_array(data: Any, dtype: np.dtype | None) -> np.ndarray:
                 f"For 'Tensor', 'input_data' has dtype {arr.dtype}, which npukernel does not "
                 f"support; use one of {[str(d) for d in ALL]}."
             )
-    return np.ascontiguousarray(arr)
+    # np.ascontiguousarray turns 0-d arrays into 1-d ones; keep scalars scalar
+    return arr if arr.flags.c_contiguous else np.ascontiguousarray(arr)
 
 
 class Tensor:
     """An n-dimensional array on a (virtual) device.
 
     Args:
-        input_data: Number, nested list, numpy array or Tensor (copied).
+        input_data: Number, nested list, numpy array or Tensor. A Tensor is copied; a
+            C-contiguous numpy array of a supported dtype is used without a copy (like
+            ``torch.from_numpy``), so copy it first if you will change it afterwards.
         dtype: Target dtype (``npukernel.float32``...); inferred when None.
         shape: With ``init``, the shape of a lazily initialised tensor.
         init: An initializer (name or object from ``npukernel.common.initializer``) used
@@ -473,6 +476,8 @@ class Parameter(Tensor):
                  *, device: Any = None) -> None:  # fmt: skip
         if isinstance(default_input, Tensor) and device is None:
             device = default_input.device
+        if isinstance(default_input, np.ndarray):
+            default_input = default_input.copy()  # a parameter never aliases the caller's array
         super().__init__(default_input, device=device, requires_grad=requires_grad)
         self.name = name or "Parameter"
 

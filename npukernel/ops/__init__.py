@@ -125,7 +125,15 @@ from npukernel.ops.functional_nn import (
     randn,
     softmax,
 )
-from npukernel.ops.opdef import OPS, OpDef, register
+from npukernel.ops.opdef import OPS, OpDef, half_in_float, register
+
+# numba has no float16 arithmetic: the image/norm/softmax kernels compute fp16 in fp32.
+for _op in OPS.values():
+    if _op.group in ("conv", "pool", "norm", "softmax", "loss", "random"):
+        _op.npu = half_in_float(_op.npu, _op.saves)
+OPS["where"].npu = half_in_float(OPS["where"].npu)
+OPS["dropout"].cpu = half_in_float(OPS["dropout"].cpu, saves=True)
+OPS["dropout_backward"].cpu = half_in_float(OPS["dropout_backward"].cpu)
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "conv2d", "cross_entropy", "dense",

@@ -55,6 +55,43 @@ UNIT_OF_GROUP = {
 
 Kernel = Callable[..., Any]
 
+_F16 = np.dtype("float16")
+_F32 = np.dtype("float32")
+
+
+def half_in_float(kernel: Kernel, saves: bool = False) -> Kernel:
+    """Wrap a kernel that has no float16 version: compute in float32, return float16.
+
+    The Cube and Vector units take fp16 natively; numba does not, so float16 operands are
+    widened on the way in and the results rounded on the way out (``ctx`` is kept in
+    float32 when ``saves``).
+    """
+
+    def down(r: Any) -> Any:
+        if isinstance(r, np.ndarray):
+            return r.astype(_F16) if r.dtype == _F32 else r
+        if isinstance(r, tuple):
+            return tuple(down(x) for x in r)
+        return r
+
+    def wrapped(*arrays: Any, **attrs: Any) -> Any:
+        if not any(isinstance(a, np.ndarray) and a.dtype == _F16 for a in arrays):
+            return kernel(*arrays, **attrs)
+        up = [
+            a.astype(_F32) if isinstance(a, np.ndarray) and a.dtype == _F16 else a for a in arrays
+        ]
+        if "ctx" in attrs or "probs" in attrs or "mean" in attrs or "mask" in attrs:
+            attrs = {k: (v.astype(_F32) if isinstance(v, np.ndarray) and v.dtype == _F16 else v)
+                     for k, v in attrs.items()}  # fmt: skip
+        result = kernel(*up, **attrs)
+        if saves:
+            return down(result[0]), result[1]
+        return down(result)
+
+    wrapped.__name__ = getattr(kernel, "__name__", "kernel")
+    wrapped.__wrapped__ = kernel  # type: ignore[attr-defined]
+    return wrapped
+
 
 def default_cost(
     inputs: list[np.ndarray], outputs: list[np.ndarray], attrs: dict

@@ -23,9 +23,8 @@ def run(op, arrays, attrs, device):
 
 
 def cast_floats(arrays, dtype):
-    return [
-        a.astype(dtype) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a for a in arrays
-    ]
+    arrays = [np.asarray(a) for a in arrays]  # rng draws of shape () are numpy scalars
+    return [a.astype(dtype) if a.dtype.kind == "f" else a for a in arrays]
 
 
 def tol(op_name, dtype):

@@ -76,3 +76,17 @@ def test_bad_input_raises_named_error(name):
         assert message.startswith("For '"), message
         # the public name (``batch_norm`` for ``batch_norm_train``) is what users typed
         assert name.startswith(message.split("'")[1]), message
+
+
+@pytest.mark.parametrize("name", WITH_EXAMPLES)
+def test_float16_runs_and_matches_reference(name):
+    op = OPS[name]
+    rng = np.random.default_rng(3)
+    for arrays, attrs in op.examples(rng):
+        arrays = cast_floats(arrays, np.float16)
+        got = run(op, arrays, attrs, "npu:0")
+        want = run(op, arrays, attrs, "cpu")
+        for g, w in zip(got, want):
+            assert g.dtype == w.dtype, (name, attrs)
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), rtol=2e-2, atol=2e-2,
+                                       err_msg=f"{name} {attrs}")  # fmt: skip
