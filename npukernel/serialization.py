@@ -269,6 +269,21 @@ def _parse_header(path: str, blob: bytes) -> tuple[dict[str, Any], int]:
     return header, 8 + n
 
 
+def _entry(path: str, name: str, entry: Any, size: int) -> tuple[np.dtype, tuple, int, int]:
+    """Validate one header entry (a consistent but crafted header must not crash numpy)."""
+    try:
+        dtype = _FROM_CODE[entry["dtype"]]
+        shape = tuple(int(d) for d in entry["shape"])
+        begin, end = (int(v) for v in entry["data_offsets"])
+        ok = min(shape, default=0) >= 0 and 0 <= begin <= end <= size
+        ok = ok and end - begin == int(np.prod(shape)) * dtype.itemsize
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise _fail(path, f"the header entry of parameter '{name}' is invalid: {entry!r}.")
+    return dtype, shape, begin, end
+
+
 def _read(path: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, Any]]:
     """Arrays, string values and metadata of a checkpoint, every checksum verified."""
     try:
@@ -289,12 +304,11 @@ def _read(path: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, A
     payload_ok = hashlib.sha256(view).hexdigest() == meta["npk_payload_sha256"]
     arrays: dict[str, np.ndarray] = {}
     for name, entry in header.items():
-        begin, end = entry["data_offsets"]
+        dtype, shape, begin, end = _entry(path, name, entry, len(view))
         chunk = view[begin:end]
         if not payload_ok and hashlib.sha256(chunk).hexdigest() != sums.get(name):
             raise _fail(path, f"parameter '{name}' is corrupted: its sha256 does not match.")
-        dtype = _FROM_CODE[entry["dtype"]]
-        arr = np.frombuffer(chunk, dtype=dtype).reshape(entry["shape"])
+        arr = np.frombuffer(chunk, dtype=dtype).reshape(shape)
         arrays[name] = arr.astype(dtype.newbyteorder("="), copy=True)
     if not payload_ok:
         raise _fail(path, "the payload checksum does not match: the file is corrupted.")

@@ -207,3 +207,15 @@ def test_determinism_under_set_seed():
     assert np.array_equal(l1, l2)
     for k in p1:
         assert np.array_equal(p1[k], p2[k])
+
+
+def test_progress_bar_is_default_on_a_terminal(monkeypatch, capsys):
+    import sys
+
+    model, _, _ = make_model()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    model.train(1, blob_dataset(n=32))
+    assert "Epoch 1/1" in capsys.readouterr().err
+    model.train(1, blob_dataset(n=32), callbacks=[LossMonitor()])  # lines printed: no bar
+    captured = capsys.readouterr()
+    assert "Epoch 1/1" not in captured.err and "loss is" in captured.out

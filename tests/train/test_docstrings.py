@@ -1,0 +1,24 @@
+"""The examples in the docstrings of npukernel.train and npukernel.serialization run."""
+
+import doctest
+import importlib
+import pkgutil
+
+import pytest
+
+import npukernel.train
+
+
+def _modules():
+    names = ["npukernel.serialization", "npukernel.train"]
+    for info in pkgutil.walk_packages(npukernel.train.__path__, "npukernel.train."):
+        names.append(info.name)
+    return names
+
+
+@pytest.mark.parametrize("name", _modules())
+def test_docstring_examples(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
