@@ -21,12 +21,12 @@ cache its machine code on disk; the scalar functions come from ``kernels/scalar.
 from __future__ import annotations
 
 import hashlib
-import inspect
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
-from npukernel.kernels import codegen, scalar
+from npukernel.kernels import codegen
 
 PARALLEL_MIN_SIZE = 1 << 16  # below this, thread start-up costs more than it saves
 
@@ -107,7 +107,8 @@ def {variant}(c, a, b, out):
         out[i] = a[i] if c[i] else b[i]
 """
 
-_STAMP = hashlib.sha1(inspect.getsource(scalar).encode()).hexdigest()[:12]
+# the generated modules import scalar.py: a change there must give them new names
+_STAMP = hashlib.sha1((Path(__file__).parent / "scalar.py").read_bytes()).hexdigest()[:12]
 _cache: dict[tuple[str, str], ModuleType] = {}
 
 
@@ -115,7 +116,7 @@ def _module(template: str, fn: str) -> ModuleType:
     key = (template, fn)
     mod = _cache.get(key)
     if mod is None:
-        imports = fn if hasattr(scalar, fn) else "neg"
+        imports = fn if fn != "where" else "neg"
         body = _HEADER.format(imports=imports, stamp=_STAMP)
         for variant, par, rng in (
             ("serial", "", "range"),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from npukernel.kernels import conv as ck
-from npukernel.kernels import pool as pk
+from npukernel.kernels import deferred, lazy
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import CONV, POOL, OpDef, register
+
+ck = lazy("npukernel.kernels.conv")
+pk = lazy("npukernel.kernels.pool")
 
 # -- references ----------------------------------------------------------------------------
 
@@ -216,7 +218,7 @@ def _pool_examples(rng):
     ]
 
 
-register(OpDef("max_pool2d", POOL, pk.max_pool2d_forward, max_pool2d_ref, check=_pool_check("max_pool2d"),
+register(OpDef("max_pool2d", POOL, deferred(pk, "max_pool2d_forward"), max_pool2d_ref, check=_pool_check("max_pool2d"),
                grad=_max_pool_grad, saves=True, examples=_pool_examples,
                doc="2-D max pooling."))  # fmt: skip
 
@@ -260,10 +262,10 @@ def _avg_back_ref(dy, x_shape, kernel, stride, padding, count_include_pad):
     return dxp[:, :, ph : ph + h, pw : pw + w].astype(dy.dtype)
 
 
-AVGPOOL_BACKWARD = register(OpDef("avg_pool2d_backward", POOL, pk.avg_pool2d_backward, _avg_back_ref,
+AVGPOOL_BACKWARD = register(OpDef("avg_pool2d_backward", POOL, deferred(pk, "avg_pool2d_backward"), _avg_back_ref,
                                   doc="Gradient of avg_pool2d."))  # fmt: skip
 
-register(OpDef("avg_pool2d", POOL, pk.avg_pool2d_forward, avg_pool2d_ref, check=_pool_check("avg_pool2d"),
+register(OpDef("avg_pool2d", POOL, deferred(pk, "avg_pool2d_forward"), avg_pool2d_ref, check=_pool_check("avg_pool2d"),
                grad=_avg_grad,
                examples=lambda r: [(a, k | {"count_include_pad": c}) for (a, k), c in
                                    zip(_pool_examples(r), (True, False, True))],

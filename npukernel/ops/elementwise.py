@@ -14,9 +14,11 @@ import numpy as np
 
 from npukernel.dtypes import compute_dtype
 from npukernel.errors import ValueRangeError
-from npukernel.kernels import elementwise as ew
+from npukernel.kernels import deferred, lazy
 from npukernel.ops import functional as F
 from npukernel.ops.opdef import BINARY, CAST, TERNARY, UNARY, OpDef, register
+
+ew = lazy("npukernel.kernels.elementwise")
 
 _BOOL = np.dtype(bool)
 
@@ -274,7 +276,7 @@ def _where_examples(rng: np.random.Generator) -> list:
 
 register(
     OpDef(
-        "where", TERNARY, ew.where, lambda c, a, b: np.where(c, a, b), grad=_where_grad,
+        "where", TERNARY, deferred(ew, "where"), lambda c, a, b: np.where(c, a, b), grad=_where_grad,
         diff_inputs=(1, 2), examples=_where_examples, doc="x where condition else y.",
     )
 )  # fmt: skip

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from npukernel.errors import ShapeError, ValueRangeError
-from npukernel.kernels import norm as nk
+from npukernel.kernels import deferred, lazy
 from npukernel.ops import functional as F
 from npukernel.ops.dispatch import apply
 from npukernel.ops.nn_check import float_input
 from npukernel.ops.opdef import NORM, OpDef, register
+
+nk = lazy("npukernel.kernels.norm")
 
 
 def _bn_axes(x):
@@ -153,7 +155,7 @@ def _bn_eval_grad(n, dy):
     return dx, None, None, F.sum(dy * xhat, axes), F.sum(dy, axes)
 
 
-register(OpDef("batch_norm_eval", NORM, nk.batch_norm_eval_forward, _bn_eval_cpu, check=_bn_eval_check,
+register(OpDef("batch_norm_eval", NORM, deferred(nk, "batch_norm_eval_forward"), _bn_eval_cpu, check=_bn_eval_check,
                grad=_bn_eval_grad, diff_inputs=(0, 3, 4),
                examples=lambda r: [([r.standard_normal((2, 3, 2, 2)), r.standard_normal(3),
                                      np.abs(r.standard_normal(3)) + 0.5, r.standard_normal(3),

@@ -15,9 +15,11 @@ import numpy as np
 
 from npukernel.dtypes import compute_dtype
 from npukernel.errors import DTypeError, ShapeError
-from npukernel.kernels import reduce as rk
+from npukernel.kernels import lazy
 from npukernel.ops import functional as F
 from npukernel.ops.opdef import REDUCE, OpDef, register
+
+rk = lazy("npukernel.kernels.reduce")
 
 _I64 = np.dtype("int64")
 

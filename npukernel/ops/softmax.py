@@ -9,11 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from npukernel.errors import DTypeError, ShapeError, ValueRangeError
-from npukernel.kernels import dropout as dk
-from npukernel.kernels import softmax as sk
+from npukernel.kernels import deferred, lazy
 from npukernel.ops.dispatch import apply
 from npukernel.ops.nn_check import float_input
 from npukernel.ops.opdef import LOSS, RANDOM, SOFTMAX, OpDef, register
+
+dk = lazy("npukernel.kernels.dropout")
+sk = lazy("npukernel.kernels.softmax")
 
 
 def _axis_check(op):
@@ -49,14 +51,12 @@ def _log_softmax_ref(x, axis):
     return (s - np.log(np.exp(s).sum(axis=axis, keepdims=True))).astype(x.dtype)
 
 
-def _nd(fn):
+def _nd(fn, zero_d):
     def kernel(x, axis):
-        if x.ndim == 0 or x.size == 0:
-            return (
-                (np.ones_like(x) if fn is sk.softmax_forward else np.zeros_like(x))
-                if x.ndim == 0
-                else x.copy()
-            )
+        if x.ndim == 0:
+            return zero_d(x)
+        if x.size == 0:
+            return x.copy()
         return fn(x, axis)
 
     return kernel
@@ -79,9 +79,9 @@ def _back_nd(fn):
     return kernel
 
 
-SOFTMAX_BACKWARD = register(OpDef("softmax_backward", SOFTMAX, _back_nd(sk.softmax_backward), _softmax_back_ref,
+SOFTMAX_BACKWARD = register(OpDef("softmax_backward", SOFTMAX, _back_nd(deferred(sk, "softmax_backward")), _softmax_back_ref,
                                   doc="Gradient of softmax."))  # fmt: skip
-LOG_SOFTMAX_BACKWARD = register(OpDef("log_softmax_backward", SOFTMAX, _back_nd(sk.log_softmax_backward),
+LOG_SOFTMAX_BACKWARD = register(OpDef("log_softmax_backward", SOFTMAX, _back_nd(deferred(sk, "log_softmax_backward")),
                                       _log_softmax_back_ref, doc="Gradient of log_softmax."))  # fmt: skip
 
 
@@ -94,12 +94,12 @@ def _examples(rng):
     ]
 
 
-register(OpDef("softmax", SOFTMAX, _nd(sk.softmax_forward), _softmax_ref, check=_axis_check("softmax"),
+register(OpDef("softmax", SOFTMAX, _nd(deferred(sk, "softmax_forward"), np.ones_like), _softmax_ref, check=_axis_check("softmax"),
                grad=lambda n, dy: (apply(SOFTMAX_BACKWARD, dy, n.output(), axis=n.attrs["axis"]),),
                examples=_examples, bad=lambda: [([np.ones((2, 3))], {"axis": 2}, ShapeError),
                                                 ([np.ones((2, 3), np.int32)], {"axis": 1}, DTypeError)],
                doc="Softmax along an axis."))  # fmt: skip
-register(OpDef("log_softmax", SOFTMAX, _nd(sk.log_softmax_forward), _log_softmax_ref,
+register(OpDef("log_softmax", SOFTMAX, _nd(deferred(sk, "log_softmax_forward"), np.zeros_like), _log_softmax_ref,
                check=_axis_check("log_softmax"),
                grad=lambda n, dy: (apply(LOG_SOFTMAX_BACKWARD, dy, n.output(), axis=n.attrs["axis"]),),
                examples=_examples, bad=lambda: [([np.ones((2, 3))], {"axis": -3}, ShapeError)],
