@@ -24,8 +24,9 @@ Two algorithms (:func:`conv2d_algo` picks one per shape):
   forward: rebuilding a cache-resident chunk is cheaper than writing the whole matrix
   (37 MB for a 64x64x16x16 batch with a 3x3 kernel) to memory and reading it back, and the
   forward's context then holds no large buffer.
-* ``"direct"``: a numba loop per (image, output channel) that accumulates
-  ``w[oc, c, i, j] * x`` row by row -- for depthwise and other narrow groups, where the
+* ``"direct"`` (stride 1 only): a parallel numba loop per (image, group) over
+  zero-padded copies of the input planes, where each kernel tap is one long
+  axpy (forward, ``dx``) or dot (``dw``) -- for depthwise and other narrow groups, whose
   per-group GEMMs would be tiny.
 """
 
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import threading
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -50,6 +52,10 @@ __all__ = [
 # 125-135 GFLOP/s, one 37 MB matrix at 95-110, and 9 MB chunks in between.
 _CHUNK_BYTES = 2 << 20
 
+# Scratch buffers larger than this are not kept between calls (one image of a big
+# convolution can need more than a chunk).
+_MAX_CACHED_BYTES = 64 << 20
+
 _tls = threading.local()
 
 
@@ -59,10 +65,12 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray
     Reusing the buffer avoids the page faults of fresh multi-MB allocations. The returned
     array is only valid until the next call asking for the same name.
     """
+    size = int(np.prod(shape))
+    if size * np.dtype(dtype).itemsize > _MAX_CACHED_BYTES:
+        return np.empty(shape, dtype=dtype)
     cache = getattr(_tls, "buffers", None)
     if cache is None:
         cache = _tls.buffers = {}
-    size = int(np.prod(shape))
     key = (name, np.dtype(dtype).str)
     buf = cache.get(key)
     if buf is None or buf.size < size:
@@ -120,10 +128,8 @@ def conv2d_algo(
         ``"direct"`` for narrow groups (few input channels per group), else ``"im2col"``.
     """
     cg = w_shape[1]
-    # Measured (fwd+bwd, float32, 2 threads): depthwise 64x32x32x32 k3 ran 4.6x faster
-    # direct than through per-group GEMMs; with groups=1 and C=3 (64x3x32x32 -> 16, k3)
-    # im2col+GEMM was 1.3x faster than direct, so only grouped convs go direct.
-    if groups > 1 and cg <= 4:
+    # TODO measure
+    if tuple(stride) == (1, 1) and groups > 1 and cg <= 4:
         return "direct"
     return "im2col"
 
@@ -304,134 +310,120 @@ def _swap01(src, dst):
 
 
 # ------------------------------------------------------------------ direct kernels
+# Stride 1 only. Each input plane is copied into a zero-padded (Hp, Wp) grid; on the
+# flattened grid, output (r, q) of tap (i, j) reads position (r*Wp + q) + (i*dh*Wp + j*dw):
+# a constant shift. So each tap is one long axpy/dot over OH*Wp elements (the Wp - OW
+# columns past the row end are computed and dropped), instead of OH short row loops.
+
+
+@njit(cache=True)
+def _pad_plane(dst, src, pt, pl, wp):
+    """Zero ``dst`` and copy the ``(H, W)`` plane ``src`` into it at ``(pt, pl)``."""
+    _zero(dst)
+    for r in range(src.shape[0]):
+        d = (r + pt) * wp + pl
+        _copy(dst[d : d + src.shape[1]], src[r])
+
+
+@njit(cache=True)
+def _widen(dst, src, wp):
+    """``dst[r*Wp + q] = src[r, q]`` for ``q < OW``, zero for ``OW <= q < Wp``."""
+    ow = src.shape[1]
+    for r in range(src.shape[0]):
+        _copy(dst[r * wp : r * wp + ow], src[r])
+        _zero(dst[r * wp + ow : (r + 1) * wp])
 
 
 @njit(cache=True, parallel=True)
-def _direct_forward(x, w, sh, sw, pt, pl, dh, dw, groups, y):
-    """Direct convolution, one task per (n, oc), accumulating whole output rows.
+def _direct_forward(x, w, pt, pl, dh, dw, groups, parts, y):
+    """Direct stride-1 convolution, one task per (image, group).
 
-    The loop::
+    The loop, with ``xpad`` flattened to rows of ``Wp = W + pl + pr``::
 
-    for n, oc, c, i, j, r:
-        y[n, oc, r, :] += w[oc, c, i, j] * xpad[n, g*Cg + c, r*sh + i*dh, j*dw :: sw]
+        for n, g, oc in group g:
+            acc[:] = 0                                   # OH*Wp
+            for c, i, j:
+                acc += w[oc, c, i, j] * xpad[n, g*Cg + c].flat[i*dh*Wp + j*dw :][: OH*Wp]
+            y[n, oc] = acc.reshape(OH, Wp)[:, :OW]
     """
     n_b = x.shape[0]
-    h = x.shape[2]
-    wd = x.shape[3]
-    oc_n = w.shape[0]
-    cg = w.shape[1]
-    kh = w.shape[2]
-    kw = w.shape[3]
+    oc_n, cg, kh, kw = w.shape
     ocg = oc_n // groups
     oh = y.shape[2]
     ow = y.shape[3]
-    for t in prange(n_b * oc_n):
-        n = t // oc_n
-        oc = t % oc_n
-        c0 = (oc // ocg) * cg
-        for r in range(oh):
-            _zero(y[n, oc, r])
-        for c in range(cg):
-            for i in range(kh):
-                rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-                for j in range(kw):
-                    a = w[oc, c, i, j]
-                    off = j * dw - pl
-                    lo, hi = _valid_range(off, sw, wd, ow)
-                    if hi == lo:
-                        continue
-                    for r in range(rlo, rhi):
-                        xrow = x[n, c0 + c, r * sh + i * dh - pt]
-                        _axpy(
-                            y[n, oc, r, lo:hi],
-                            xrow[lo * sw + off : (hi - 1) * sw + off + 1 : sw],
-                            a,
-                        )
+    wp = ow + dw * (kw - 1)
+    plane = (oh + dh * (kh - 1)) * wp + dw * (kw - 1)  # + tail read by the last taps
+    ln = oh * wp
+    tasks = n_b * groups
+    for p in prange(parts):
+        xp = np.empty(cg * plane, dtype=x.dtype)
+        acc = np.empty(ln, dtype=x.dtype)
+        for t in range(p * tasks // parts, (p + 1) * tasks // parts):
+            n = t // groups
+            g = t % groups
+            for c in range(cg):
+                _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
+            for oc in range(g * ocg, (g + 1) * ocg):
+                _zero(acc)
+                for c in range(cg):
+                    for i in range(kh):
+                        for j in range(kw):
+                            s = c * plane + i * dh * wp + j * dw
+                            _axpy(acc, xp[s : s + ln], w[oc, c, i, j])
+                for r in range(oh):
+                    _copy(y[n, oc, r], acc[r * wp : r * wp + ow])
 
 
 @njit(cache=True, parallel=True)
-def _direct_backward_input(dy, w, sh, sw, pt, pl, dh, dw, groups, dx):
-    """Direct input gradient, one task per (n, channel).
+def _direct_backward(dy, x, w, h, wd, pt, pl, dh, dw, groups, parts, need_dx, dx, need_dw, dwp):
+    """Direct stride-1 gradients, one task per (image, group); ``dw`` summed per part.
 
-    The loop::
+    The loop, on the same flattened padded grid as :func:`_direct_forward`, with ``dyw`` the
+    rows of ``dy[n, oc]`` widened to ``Wp`` with zeros::
 
-    for n, c, oc in group(c), i, j, r:
-        dxpad[n, c, r*sh + i*dh, j*dw :: sw] += w[oc, c % Cg, i, j] * dy[n, oc, r, :]
+        for n, g, oc in group g, c, i, j:
+            s = i*dh*Wp + j*dw
+            dxpad[n, g*Cg + c].flat[s : s + OH*Wp] += w[oc, c, i, j] * dyw   # if need_dx
+            dw[oc, c, i, j] += dot(dyw, xpad[n, g*Cg + c].flat[s : s + OH*Wp])  # if need_dw
     """
-    n_b = dx.shape[0]
-    c_in = dx.shape[1]
-    h = dx.shape[2]
-    wd = dx.shape[3]
-    oc_n = w.shape[0]
-    cg = w.shape[1]
-    kh = w.shape[2]
-    kw = w.shape[3]
+    n_b = dy.shape[0]
+    oc_n, cg, kh, kw = w.shape
     ocg = oc_n // groups
     oh = dy.shape[2]
     ow = dy.shape[3]
-    for t in prange(n_b * c_in):
-        n = t // c_in
-        ci = t % c_in
-        g = ci // cg
-        c = ci % cg
-        for r in range(h):
-            _zero(dx[n, ci, r])
-        for oc in range(g * ocg, (g + 1) * ocg):
-            for i in range(kh):
-                rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-                for j in range(kw):
-                    a = w[oc, c, i, j]
-                    off = j * dw - pl
-                    lo, hi = _valid_range(off, sw, wd, ow)
-                    if hi == lo:
-                        continue
-                    for r in range(rlo, rhi):
-                        dxrow = dx[n, ci, r * sh + i * dh - pt]
-                        _axpy(
-                            dxrow[lo * sw + off : (hi - 1) * sw + off + 1 : sw],
-                            dy[n, oc, r, lo:hi],
-                            a,
-                        )
-
-
-@njit(cache=True, parallel=True)
-def _direct_backward_weight(dy, x, sh, sw, pt, pl, dh, dw, groups, dwt):
-    """Direct weight gradient, one task per (oc, c).
-
-    The loop::
-
-    for oc, c, i, j:
-        dw[oc, c, i, j] = sum_{n, r} dot(dy[n, oc, r, :], xpad[n, g*Cg + c, r*sh + i*dh, j*dw :: sw])
-    """
-    n_b = x.shape[0]
-    h = x.shape[2]
-    wd = x.shape[3]
-    oc_n = dwt.shape[0]
-    cg = dwt.shape[1]
-    kh = dwt.shape[2]
-    kw = dwt.shape[3]
-    ocg = oc_n // groups
-    oh = dy.shape[2]
-    ow = dy.shape[3]
-    for t in prange(oc_n * cg):
-        oc = t // cg
-        c = t % cg
-        ci = (oc // ocg) * cg + c
-        for i in range(kh):
-            rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-            for j in range(kw):
-                off = j * dw - pl
-                lo, hi = _valid_range(off, sw, wd, ow)
-                s = 0.0
-                if hi > lo:
-                    for n in range(n_b):
-                        for r in range(rlo, rhi):
-                            xrow = x[n, ci, r * sh + i * dh - pt]
-                            s += _dot(
-                                dy[n, oc, r, lo:hi],
-                                xrow[lo * sw + off : (hi - 1) * sw + off + 1 : sw],
-                            )
-                dwt[oc, c, i, j] = s
+    wp = ow + dw * (kw - 1)
+    plane = (oh + dh * (kh - 1)) * wp + dw * (kw - 1)
+    ln = oh * wp
+    tasks = n_b * groups
+    for p in prange(parts):
+        xp = np.empty(cg * plane, dtype=dy.dtype)
+        dxp = np.empty(cg * plane, dtype=dy.dtype)
+        dyw = np.empty(ln, dtype=dy.dtype)
+        acc = dwp[p]
+        acc[:] = 0.0
+        for t in range(p * tasks // parts, (p + 1) * tasks // parts):
+            n = t // groups
+            g = t % groups
+            if need_dw:
+                for c in range(cg):
+                    _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
+            if need_dx:
+                _zero(dxp)
+            for oc in range(g * ocg, (g + 1) * ocg):
+                _widen(dyw, dy[n, oc], wp)
+                for c in range(cg):
+                    for i in range(kh):
+                        for j in range(kw):
+                            s = c * plane + i * dh * wp + j * dw
+                            if need_dx:
+                                _axpy(dxp[s : s + ln], dyw, w[oc, c, i, j])
+                            if need_dw:
+                                acc[oc, c, i, j] += _dot(dyw, xp[s : s + ln])
+            if need_dx:
+                for c in range(cg):
+                    for r in range(h):
+                        d = c * plane + (r + pt) * wp + pl
+                        _copy(dx[n, g * cg + c, r], dxp[d : d + wd])
 
 
 # ---------------------------------------------------------------------- public API
@@ -444,6 +436,11 @@ class _Ctx:
 
     def __init__(self, algo: str) -> None:
         self.algo = algo
+
+
+def _parts(tasks: int) -> int:
+    """How many blocks a parallel kernel splits ``tasks`` into (one per thread)."""
+    return max(1, min(tasks, numba.get_num_threads()))
 
 
 def _chunk_images(n: int, rows: int, ohw: int, itemsize: int) -> int:
@@ -482,7 +479,7 @@ def conv2d_forward(
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "direct":
-        _direct_forward(x, w, sh, sw, pt, pl, dh, dw, groups, y)
+        _direct_forward(x, w, pt, pl, dh, dw, groups, _parts(n * groups), y)
         return y, _Ctx(algo)
     _, cg, kh, kw = w.shape
     ocg = oc // groups
@@ -506,7 +503,37 @@ def conv2d_forward(
     return y, _Ctx(algo)
 
 
-def _im2col_backward(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups):
+def _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups):
+    """Direct backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``)."""
+    need_dx = w is not None
+    need_dw = x is not None
+    dtype = dy.dtype
+    n, _, h, wd = x_shape
+    parts = _parts(n * groups)
+    nothing = np.empty((0, 0, 0, 0), dtype=dtype)
+    dx = np.empty(x_shape, dtype=dtype) if need_dx else nothing
+    dwp = np.empty((parts, *w_shape) if need_dw else (parts, 0, 0, 0, 0))
+    _direct_backward(
+        dy,
+        x if need_dw else nothing,
+        w if need_dx else np.zeros(w_shape, dtype=dtype),
+        h,
+        wd,
+        padding[0],
+        padding[2],
+        dilation[0],
+        dilation[1],
+        groups,
+        parts,
+        need_dx,
+        dx,
+        need_dw,
+        dwp,
+    )
+    return (dx if need_dx else None), (dwp.sum(axis=0).astype(dtype) if need_dw else None)
+
+
+def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups):
     """Chunked im2col backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``)."""
     need_dx = w is not None
     need_dw = x is not None
@@ -582,28 +609,9 @@ def conv2d_backward(
         ``(dx, dw)``, each ``None`` when not requested.
     """
     x = np.ascontiguousarray(x)
-    dy = np.ascontiguousarray(dy, dtype=x.dtype)
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    if not (need_dx or need_dw):
-        return None, None
-    algo = (
-        ctx.algo
-        if ctx is not None
-        else conv2d_algo(x.shape, w.shape, stride, padding, dilation, groups)
-    )
-    sh, sw = stride
-    pt, _, pl, _ = padding
-    dh, dw = dilation
-    if algo == "direct":
-        dx = dwt = None
-        if need_dx:
-            dx = np.empty(x.shape, dtype=x.dtype)
-            _direct_backward_input(dy, w, sh, sw, pt, pl, dh, dw, groups, dx)
-        if need_dw:
-            dwt = np.empty(w.shape, dtype=x.dtype)
-            _direct_backward_weight(dy, x, sh, sw, pt, pl, dh, dw, groups, dwt)
-        return dx, dwt
-    return _im2col_backward(
+    algo = ctx.algo if ctx is not None else None
+    return _backward(
         dy,
         x if need_dw else None,
         w if need_dx else None,
@@ -613,7 +621,21 @@ def conv2d_backward(
         padding,
         dilation,
         groups,
+        algo,
     )
+
+
+def _backward(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, algo=None):
+    """Shared by the three backward entry points; ``None`` for ``x``/``w`` skips dw/dx."""
+    if x is None and w is None:
+        return None, None
+    dtype = x.dtype if x is not None else w.dtype
+    dy = np.ascontiguousarray(dy, dtype=dtype)
+    if algo is None:
+        algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups)
+    if algo == "direct":
+        return _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups)
+    return _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
 
 
 def conv2d_backward_input(
@@ -642,18 +664,9 @@ def conv2d_backward_input(
     Returns:
         ``dx`` of shape ``x_shape``.
     """
-    dy = np.ascontiguousarray(dy)
-    w = np.ascontiguousarray(w, dtype=dy.dtype)
-    x_shape = tuple(int(s) for s in x_shape)
-    algo = conv2d_algo(x_shape, w.shape, stride, padding, dilation, groups)
-    if algo == "direct":
-        dx = np.empty(x_shape, dtype=dy.dtype)
-        sh, sw = stride
-        dh, dw = dilation
-        _direct_backward_input(dy, w, sh, sw, padding[0], padding[2], dh, dw, groups, dx)
-        return dx
-    dx, _ = _im2col_backward(dy, None, w, x_shape, w.shape, stride, padding, dilation, groups)
-    return dx
+    w = np.ascontiguousarray(w, dtype=np.asarray(dy).dtype)
+    x_shape = tuple(int(d) for d in x_shape)
+    return _backward(dy, None, w, x_shape, w.shape, stride, padding, dilation, groups)[0]
 
 
 def conv2d_backward_weight(
@@ -683,14 +696,5 @@ def conv2d_backward_weight(
         ``dw`` of shape ``w_shape``.
     """
     x = np.ascontiguousarray(x)
-    dy = np.ascontiguousarray(dy, dtype=x.dtype)
-    w_shape = tuple(int(s) for s in w_shape)
-    algo = conv2d_algo(x.shape, w_shape, stride, padding, dilation, groups)
-    if algo == "direct":
-        dwt = np.empty(w_shape, dtype=x.dtype)
-        sh, sw = stride
-        dh, dw = dilation
-        _direct_backward_weight(dy, x, sh, sw, padding[0], padding[2], dh, dw, groups, dwt)
-        return dwt
-    _, dwt = _im2col_backward(dy, x, None, x.shape, w_shape, stride, padding, dilation, groups)
-    return dwt
+    w_shape = tuple(int(d) for d in w_shape)
+    return _backward(dy, x, None, x.shape, w_shape, stride, padding, dilation, groups)[1]
