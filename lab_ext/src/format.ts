@@ -44,10 +44,12 @@ export function statusText(npu: INpuUsage | null): string {
     return 'no NPU';
   }
   const label = dev.kind === 'cpu' ? 'CPU' : `NPU ${dev.device.split(':')[1] ?? '0'}`;
-  // Memory used is shown with one decimal always ("0.0"), the total without ".0".
-  const used = (dev.memory.used / GiB).toFixed(1);
+  // "1.2/32 GiB"; below 0.1 GiB the used part gets its own unit ("919 KiB/32 GiB"),
+  // so a small model does not read as "0.0".
+  const used = dev.memory.used;
+  const usedText = used >= 0.1 * GiB ? (used / GiB).toFixed(1) : bytes(used);
   const util = Math.round(dev.utilization * 100);
-  return `${label} · ${used}/${gib(dev.memory.total)} GiB · ${util}%`;
+  return `${label} · ${usedText}/${gib(dev.memory.total)} GiB · ${util}%`;
 }
 
 /** Escape text for innerHTML. */

@@ -74,6 +74,22 @@ def format_gib(nbytes: float | None) -> str:
     return f"{nbytes / GiB:.1f}"
 
 
+def short_bytes(nbytes: float) -> str:
+    """Bytes in the largest binary unit that keeps the number >= 1 (the Lab panel's format).
+
+    Example:
+        >>> short_bytes(919 * 1024), short_bytes(1536 * 2**20), short_bytes(0)
+        ('919 KiB', '1.5 GiB', '0 B')
+    """
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    i = 0
+    while nbytes >= 1024 and i < len(units) - 1:
+        nbytes /= 1024
+        i += 1
+    text = f"{nbytes:.0f}" if i == 0 or nbytes >= 100 else f"{nbytes:.1f}"
+    return f"{text.removesuffix('.0')} {units[i]}"
+
+
 def status_text(npu: dict[str, Any] | None) -> str:
     """The status-bar line for a kernel's default device: ``"NPU 0 · 1.2/32 GiB · 37%"``.
 
@@ -93,4 +109,6 @@ def status_text(npu: dict[str, Any] | None) -> str:
     label = "CPU" if dev["kind"] == "cpu" else f"NPU {dev['device'].partition(':')[2] or 0}"
     total = format_gib(mem["total"]) if mem["total"] is not None else "∞"
     total = total.removesuffix(".0")
-    return f"{label} · {format_gib(mem['used'])}/{total} GiB · {dev['utilization'] * 100:.0f}%"
+    # Below 0.1 GiB the used part gets its own unit, so a small model does not read "0.0".
+    used = format_gib(mem["used"]) if mem["used"] >= 0.1 * GiB else short_bytes(mem["used"])
+    return f"{label} · {used}/{total} GiB · {dev['utilization'] * 100:.0f}%"

@@ -24,8 +24,12 @@ def open_notebook(page, lab, name: str) -> None:
 
 
 def command(page, name: str) -> None:
-    """Run a JupyterLab command (the app is exposed with --LabApp.expose_app_in_browser)."""
-    page.evaluate("(c) => window.jupyterapp.commands.execute(c)", name)
+    """Start a JupyterLab command (the app is exposed with --LabApp.expose_app_in_browser).
+
+    Not awaited: ``notebook:run-all-cells`` resolves only when every cell has run, and
+    the tests want to look at the page while cells run.
+    """
+    page.evaluate("(c) => { void window.jupyterapp.commands.execute(c); }", name)
 
 
 def run_all(page) -> None:

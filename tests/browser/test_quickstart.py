@@ -21,7 +21,6 @@ from tests.browser.helpers import (
 pytestmark = pytest.mark.slow
 
 
-
 def _loss_points(page) -> int:
     found = page.eval_on_selector_all(
         ".npk-monitor .npk-chart", "els => els.length ? +els[0].dataset.points : -1"

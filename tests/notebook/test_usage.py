@@ -32,6 +32,9 @@ def test_status_text():
         "device": "npu:0", "kind": "npu", "utilization": 0.37,
         "memory": {"used": int(1.2 * 2**30), "total": 32 * 2**30}}}}  # fmt: skip
     assert status_text(npu) == "NPU 0 · 1.2/32 GiB · 37%"
+    npu["devices"]["npu:0"]["memory"]["used"] = 919 * 1024
+    assert status_text(npu) == "NPU 0 · 919 KiB/32 GiB · 37%"
+    npu["devices"]["npu:0"]["memory"]["used"] = int(1.2 * 2**30)
     assert status_text(None) == "no NPU"
     npu["devices"]["npu:0"].update(kind="cpu", device="cpu")
     npu["devices"]["npu:0"]["memory"]["total"] = None

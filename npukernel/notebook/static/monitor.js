@@ -5,6 +5,7 @@ const COLORS = ["#c7000b", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"
 
 function fmt(v, digits = 4) {
   if (v === null || v === undefined) return "–";
+  if (Number.isInteger(v)) return v.toLocaleString();
   if (Math.abs(v) >= 1000) return v.toLocaleString(undefined, { maximumFractionDigits: 0 });
   return Number(v).toPrecision(digits);
 }
