@@ -91,12 +91,14 @@ RECIPES: dict[str, dict[str, Any]] = {"lenet": LENET, "mlp": MLP_DIGITS}
 
 def pipeline(recipe: dict[str, Any], split: str, shuffle: bool) -> Any:
     data = load(recipe["dataset"], split=split)
+    shift = recipe.get("shift", 0) if split == "train" else 0
+    augment: list[Any] = [vision.RandomCrop(data.sizes["height"], padding=shift)] if shift else []
     if recipe["per_pixel"]:
         train_images = load(recipe["dataset"], split="train").image.values
         ops: list[Any] = [PixelStandardize(train_images, recipe["scale"])]
     else:
         ops = [vision.Rescale(recipe["scale"], 0.0), vision.Normalize([0.1307], [0.3081])]
-    ops.append(vision.HWC2CHW())
+    ops = augment + ops + [vision.HWC2CHW()]
     return from_xarray(data, shuffle=shuffle).map(ops, "image").batch(recipe["batch"])
 
 
@@ -110,7 +112,8 @@ def run(name: str, epochs: int | None = None, seed: int = 0, callbacks: Any = No
     net = recipe["net"]()
     steps = epochs * train_ds.get_dataset_size()
     lr = nn.cosine_decay_lr(0.0, recipe["lr"], steps, train_ds.get_dataset_size(), epochs)
-    opt = nn.Momentum(net.trainable_params(), learning_rate=lr, momentum=0.9)
+    opt = nn.Momentum(net.trainable_params(), learning_rate=lr, momentum=0.9,
+                      weight_decay=recipe.get("weight_decay", 0.0))  # fmt: skip
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     model = Model(net, loss, opt, metrics={"accuracy": Accuracy()})
     start = time.perf_counter()

@@ -76,6 +76,9 @@ class ProgressBar(Callback):
         """Close any open bar (training stopped mid-epoch)."""
         self.close()
 
+    def __exit__(self, *err: object) -> None:
+        self.close()  # training raised: do not leave a half-drawn bar
+
     def close(self) -> None:
         """Close the current bar."""
         if self._bar is not None:
