@@ -8,19 +8,25 @@ PANEL = "#npukernel-panel"
 
 
 def open_notebook(page, lab, name: str) -> None:
-    """Open ``name`` in JupyterLab and wait until its kernel is connected."""
-    page.goto(f"{lab.url}/lab/tree/{name}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+    """Open ``name`` alone in a fresh workspace and wait until its kernel is connected.
+
+    A fresh workspace per notebook, or JupyterLab restores the notebooks that earlier
+    tests left open and "the current notebook" may be one of them.
+    """
+    workspace = "test-" + name.split(".")[0].replace("_", "-")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{name}?reset")
     page.wait_for_function(
-        """() => {
+        """(name) => {
             const app = window.jupyterapp;
             const nb = app && app.shell.currentWidget;
-            const k = nb && nb.sessionContext && nb.sessionContext.session &&
-                nb.sessionContext.session.kernel;
+            if (!nb || !nb.context || nb.context.path !== name) return false;
+            const k = nb.sessionContext.session && nb.sessionContext.session.kernel;
             return k && k.connectionStatus === 'connected';
         }""",
+        arg=name,
         timeout=120_000,
     )
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
 
 
 def command(page, name: str) -> None:
