@@ -34,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
             reason = f"{exc.name} is not installed (make test installs it)"
     for item in items:
         if "tests/browser" in str(item.fspath):
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            item.add_marker(pytest.mark.xdist_group("jupyter"))  # one at a time: 2 cores
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
