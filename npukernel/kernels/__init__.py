@@ -8,8 +8,14 @@ the first kernel launch.
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from types import ModuleType
+
+# numba's OpenMP workers spin after each parallel region by default, stealing one of the
+# two cores from OpenBLAS and the Python thread; sleeping workers cost a few microseconds
+# of wake-up instead. Set before numba loads; an explicit user setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def lazy(name: str) -> ModuleType:

@@ -19,7 +19,7 @@ import numpy as np
 
 from npukernel.kernels import codegen
 
-PARALLEL_MIN_SIZE = 1 << 16
+PARALLEL_MIN_SIZE = 1 << 22  # see kernels/elementwise.py: memory-bound work stays serial
 
 _SOURCE = """
 import math
