@@ -285,28 +285,30 @@ class Model:
         snapshot = StepSnapshot(state_params([self._network, self._optimizer, train_net]).values())
         self.interrupted = False
         set_train(self._network, True)
-        with cbs, InterruptGuard() as guard:
-            try:
-                cbs.on_train_begin(ctx)
-                for e in range(initial_epoch, epoch):
-                    self._epoch(e, data, skip, cb, ctx, cbs, guard, snapshot)
-                    skip = 0
-                    if valid is not None and eval_due(e + 1, epoch, valid_frequency):
-                        self._eval_in_fit(valid, cbs, cb)
-                    cbs.on_train_epoch_end(ctx)
-                    if ctx.get_stop_requested():
-                        break
-            except KeyboardInterrupt:
-                if guard.in_step:
-                    snapshot.restore()
-                    cb.cur_step_num -= 1
-                    cb.cur_step_in_epoch -= 1
-                self.interrupted = cb.interrupted = True
-            guard.critical = True  # a further Ctrl-C waits until the run is wrapped up
-            if self.interrupted:
-                save_on_interrupt(cb, cbs, self._interrupt_ckpt)
-            cbs.on_train_end(ctx)
-        self.history = history.to_xarray()
+        try:
+            with cbs, InterruptGuard() as guard:
+                try:
+                    cbs.on_train_begin(ctx)
+                    for e in range(initial_epoch, epoch):
+                        self._epoch(e, data, skip, cb, ctx, cbs, guard, snapshot)
+                        skip = 0
+                        if valid is not None and eval_due(e + 1, epoch, valid_frequency):
+                            self._eval_in_fit(valid, cbs, cb)
+                        cbs.on_train_epoch_end(ctx)
+                        if ctx.get_stop_requested():
+                            break
+                except KeyboardInterrupt:
+                    if guard.in_step:  # torn step: put back the state from before it
+                        snapshot.restore()
+                        cb.cur_step_num -= 1
+                        cb.cur_step_in_epoch -= 1
+                    self.interrupted = cb.interrupted = True
+                guard.critical = True  # a further Ctrl-C waits until the run is wrapped up
+                if self.interrupted:
+                    save_on_interrupt(cb, cbs, self._interrupt_ckpt)
+                cbs.on_train_end(ctx)
+        finally:  # also when a callback raised (e.g. LossMonitor on a NaN loss)
+            self.history = history.to_xarray()
 
     def _epoch(self, e: int, data: DataAdapter, skip: int, cb: CallbackParams, ctx: RunContext,
                cbs: CallbackList, guard: InterruptGuard, snapshot: StepSnapshot) -> None:  # fmt: skip

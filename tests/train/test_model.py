@@ -185,6 +185,7 @@ def test_loss_monitor_stops_on_nan():
     model, _, _ = make_model(lr=1e30)
     with pytest.raises(ValueError, match="Invalid loss"):
         model.train(3, blob_dataset(), callbacks=[LossMonitor()])
+    assert 1 <= model.history.sizes["step"] < 18  # the curve up to the failure is kept
 
 
 def test_progress_bar():
