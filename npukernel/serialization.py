@@ -254,17 +254,26 @@ def _parse_header(path: str, blob: bytes) -> tuple[dict[str, Any], int]:
         meta = header["__metadata__"]
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')!r}")
+        intact = meta.get("npk_header_sha256") == _header_digest(header)
+        version = int(meta["format_version"])
+        meta["npk_payload_nbytes"] = int(meta["npk_payload_nbytes"])
+        if not isinstance(meta["npk_payload_sha256"], str):
+            raise TypeError("npk_payload_sha256 is not a string")
+        for key in ("npk_sha256", "npk_strings", "npk_metadata"):
+            meta[key] = json.loads(meta[key])
+            if not isinstance(meta[key], dict):
+                raise TypeError(f"{key} is not a JSON object")
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise _fail(
             path, f"the header is corrupted or not an npukernel checkpoint ({exc})."
         ) from None
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
+    if version > FORMAT_VERSION:
         raise _fail(
             path,
             f"format version {meta['format_version']} is newer than this npukernel reads "
             f"({FORMAT_VERSION}); upgrade npukernel.",
         )
-    if meta.get("npk_header_sha256") != _header_digest(header):
+    if not intact:
         raise _fail(path, "the header checksum does not match: the file is corrupted.")
     return header, 8 + n
 
@@ -295,11 +304,21 @@ def _read(path: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, A
         raise _fail(path, f"the file cannot be read ({exc}).") from None
     header, start = _parse_header(path, blob)
     meta = header.pop("__metadata__")
-    expected = start + int(meta["npk_payload_nbytes"])
-    if len(blob) != expected:
-        state = "truncated" if len(blob) < expected else "longer than its header says"
-        raise _fail(path, f"the file is {state}: expected {expected} bytes, got {len(blob)}.")
-    sums = json.loads(meta["npk_sha256"])
+    expected = start + meta["npk_payload_nbytes"]
+    if len(blob) > expected:
+        raise _fail(
+            path, f"the file is longer than its header says: {len(blob)} > {expected} bytes."
+        )
+    if len(blob) < expected:
+        try:
+            cut = [n for n, e in header.items() if start + int(e["data_offsets"][1]) > len(blob)]
+            which = f"; parameter '{cut[0]}' and {len(cut) - 1} after it are incomplete"
+        except (KeyError, TypeError, ValueError, IndexError):
+            which = ""
+        raise _fail(
+            path, f"the file is truncated: expected {expected} bytes, got {len(blob)}{which}."
+        )
+    sums = meta["npk_sha256"]
     view = memoryview(blob)[start:]
     payload_ok = hashlib.sha256(view).hexdigest() == meta["npk_payload_sha256"]
     arrays: dict[str, np.ndarray] = {}
@@ -312,7 +331,7 @@ def _read(path: str) -> tuple[dict[str, np.ndarray], dict[str, str], dict[str, A
         arrays[name] = arr.astype(dtype.newbyteorder("="), copy=True)
     if not payload_ok:
         raise _fail(path, "the payload checksum does not match: the file is corrupted.")
-    return arrays, json.loads(meta["npk_strings"]), json.loads(meta["npk_metadata"])
+    return arrays, meta["npk_strings"], meta["npk_metadata"]
 
 
 # -- public API ------------------------------------------------------------------------

@@ -164,6 +164,8 @@ def test_truncated_file(ckpt, keep):
     with pytest.raises(CheckpointError, match="truncated") as err:
         load_checkpoint(path)
     assert path in str(err.value)
+    if keep == -1:
+        assert "parameter 'bn.moving_mean' and 0 after it" in str(err.value)
 
 
 def test_extra_bytes_and_missing_file(ckpt, tmp_path):
@@ -282,3 +284,18 @@ def test_no_pickle_anywhere():
         text = src.read_text()
         assert not re.search(r"\bimport\s+(c?pickle|dill|joblib|shelve)\b", text), src
         assert not re.search(r"\bpickle\.|allow_pickle\s*=\s*True|np\.load\(", text), src
+
+
+def test_consistent_but_invalid_header_is_rejected(ckpt):
+    """A header rewritten with matching checksums but impossible entries."""
+    _, path = ckpt
+    blob = Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + n])
+    header["fc.bias"]["shape"] = [1000]
+    header["__metadata__"]["npk_header_sha256"] = serialization._header_digest(header)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)
+    Path(path).write_bytes(struct.pack("<Q", len(raw)) + raw + blob[8 + n :])
+    with pytest.raises(CheckpointError, match="'fc.bias' is invalid"):
+        load_checkpoint(path)
