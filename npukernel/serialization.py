@@ -420,13 +420,6 @@ class CheckpointDict(dict):
     file: str | None = None
 
 
-def _parameter(arr: np.ndarray, name: str) -> Parameter:
-    param = Parameter(Tensor(arr, dtype=arr.dtype), name=name)
-    if param.shape != arr.shape:  # Tensor() gives 0-d data shape (1,); keep the saved shape
-        param._data = param._data.reshape(arr.shape)
-    return param
-
-
 def _select(name: str, filter_prefix: Any, specify_prefix: Any, choice_func: Any) -> bool:
     def as_tuple(p: Any) -> tuple[str, ...]:
         return (p,) if isinstance(p, str) else tuple(p)
@@ -485,7 +478,7 @@ def load_checkpoint(
     out.file = path
     for name, arr in arrays.items():
         if _select(name, filter_prefix, specify_prefix, choice_func):
-            out[name] = _parameter(arr, name)
+            out[name] = Parameter(Tensor(arr, dtype=arr.dtype), name=name)
     for name, value in strings.items():
         if _select(name, filter_prefix, specify_prefix, choice_func):
             out[name] = value
