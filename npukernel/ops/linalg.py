@@ -10,6 +10,7 @@ import numpy as np
 
 from npukernel.dtypes import compute_dtype
 from npukernel.errors import DTypeError, ShapeError
+from npukernel.kernels import blas
 from npukernel.ops import functional as F
 from npukernel.ops.opdef import MATMUL, OpDef, register
 
@@ -36,6 +37,10 @@ def _check(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def _matmul_npu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    batch = max(
+        a.size // max(a.shape[-2] * a.shape[-1], 1), b.size // max(b.shape[-2] * b.shape[-1], 1)
+    )
+    blas.threads_for(2 * batch * a.shape[-2] * a.shape[-1] * b.shape[-1])
     cd = compute_dtype(a.dtype)
     if cd is a.dtype:
         return np.matmul(a, b)

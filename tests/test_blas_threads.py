@@ -1,0 +1,21 @@
+import numpy as np
+from threadpoolctl import threadpool_info
+
+import npukernel as npk
+from npukernel import ops
+from npukernel.kernels import blas
+
+
+def _blas_threads():
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"][0]
+
+
+def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all():
+    a = npk.Tensor(np.ones((64, 64), np.float32))
+    ops.matmul(a, a)
+    assert _blas_threads() == 1
+    big = npk.Tensor(np.ones((512, 512), np.float32))
+    ops.matmul(big, big)
+    assert _blas_threads() == blas._state["max"] >= 1
+    ops.matmul(a, a)
+    assert _blas_threads() == 1
