@@ -14,7 +14,7 @@ def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all():
     a = npk.Tensor(np.ones((64, 64), np.float32))
     ops.matmul(a, a)
     assert _blas_threads() == 1
-    big = npk.Tensor(np.ones((512, 512), np.float32))
+    big = npk.Tensor(np.ones((512, 512), np.float32))  # 268 MFLOP
     ops.matmul(big, big)
     assert _blas_threads() == blas._state["max"] >= 1
     ops.matmul(a, a)

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import os
 
-#: GEMMs of at least this many FLOPs may use every core (a 400x400x400 product).
-PARALLEL_MIN_FLOPS = 128_000_000
+#: GEMMs of at least this many FLOPs may use every core (a 252x252x252 product; LeNet-5's
+#: largest GEMM, 31 MFLOP, stays on one thread).
+PARALLEL_MIN_FLOPS = 32_000_000
 
 _state: dict = {"controller": None, "current": None, "max": None}
 
