@@ -11,11 +11,13 @@ this script reports the time.
 
 * **LeNet-5 on MNIST-5k**: 4,000 training / 1,000 held-out images
   (``npukernel.dataset.load("mnist5k")``), Rescale + Normalize + HWC2CHW, batch 32,
-  Momentum(0.9) with a cosine learning-rate decay, softmax cross-entropy.
+  15 epochs of Momentum(0.9, weight decay 5e-4) with a cosine learning-rate decay from
+  0.02, softmax cross-entropy (97.8 % with seed 0, 97.5 % with seed 1).
 * **MLP on digits**: 1,438 / 359 8x8 images (``load("digits")``), each pixel
   standardised with the training set's per-pixel mean and std (an MLP has no
   convolution to share statistics across pixels: this alone takes held-out accuracy
-  from ~93 % to ~98 %), 64-128-10, batch 32, Momentum(0.9) with a cosine decay.
+  from ~93 % to ~98 %), 64-128-10, batch 32, 15 epochs of Momentum(0.9) with a cosine
+  decay from 0.1.
 """
 
 from __future__ import annotations
@@ -80,9 +82,8 @@ class PixelStandardize:
         return (image.astype(np.float32) * self.scale - self.mean) * self.inv_std
 
 
-LENET = dict(
-    dataset="mnist5k", net=LeNet5, epochs=6, batch=32, lr=0.05, scale=1 / 255, per_pixel=False
-)
+LENET = dict(dataset="mnist5k", net=LeNet5, epochs=15, batch=32, lr=0.02, weight_decay=5e-4,
+             scale=1 / 255, per_pixel=False)  # fmt: skip
 MLP_DIGITS = dict(
     dataset="digits", net=MLP, epochs=15, batch=32, lr=0.1, scale=1 / 16, per_pixel=True
 )
