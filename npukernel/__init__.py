@@ -28,9 +28,18 @@ from npukernel.dtypes import (
 from npukernel.random import get_seed, set_seed
 from npukernel.tensor import Parameter, Tensor
 
+# isort: off
+# the framework on top of Tensor (train needs nn and tensor first)
+from npukernel import train
+from npukernel.serialization import load_checkpoint, load_param_into_net, save_checkpoint
+from npukernel.train import Model
+
+# isort: on
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "Model", "load_checkpoint", "load_param_into_net", "save_checkpoint", "train",
     "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "ParameterTuple", "Tensor", "common", "dataset", "nn", "bool_", "device", "double",
     "enable_grad", "errors", "get_seed", "set_seed", "float16", "float32", "float64", "get_context", "grad", "half",
     "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",

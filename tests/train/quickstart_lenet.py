@@ -17,9 +17,9 @@ import npukernel.dataset.transforms as C  # mindspore.dataset.transforms.c_trans
 import npukernel.dataset.vision as CV  # mindspore.dataset.vision.c_transforms
 import npukernel.nn as nn  # mindspore.nn
 from npukernel import dtypes as mstype  # from mindspore import dtype as mstype
+from npukernel import load_checkpoint, load_param_into_net  # from mindspore import ...
 from npukernel.common.initializer import Normal  # mindspore.common.initializer
 from npukernel.dataset.vision import Inter  # mindspore.dataset.vision
-from npukernel.serialization import load_checkpoint, load_param_into_net  # from mindspore
 from npukernel.train import LossMonitor  # mindspore.train.callback
 from tests.train import quickstart_data as ds  # import mindspore.dataset as ds
 

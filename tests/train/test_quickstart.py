@@ -3,8 +3,7 @@
 import os
 
 import npukernel as npk
-from npukernel import nn
-from npukernel.serialization import load_checkpoint, load_param_into_net, save_checkpoint
+from npukernel import load_checkpoint, load_param_into_net, nn, save_checkpoint
 from npukernel.train import Accuracy, CheckpointConfig, Model, ModelCheckpoint
 from tests.train import quickstart_lenet as q
 
