@@ -2,14 +2,17 @@
 
 Run from the repository root with the main venv::
 
-    .venv/bin/python benchmarks/conv_bench.py [--repeats 9] [--rounds 2]
+    .venv/bin/python benchmarks/conv_bench.py [--repeats 9] [--block 3]
 
 The npukernel side runs in this process. The PyTorch side runs in a separate process
 (``.bench-venv``, ``torch.set_num_threads(2)``) because two frameworks' thread pools in one
-process fight for the cores; it sends its timings back as JSON on stdout. The two sides
-alternate for ``--rounds`` rounds and the medians are taken over all rounds, so a burst of
-load on the machine hits both. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed
-from the environment of both (they slow OpenBLAS down); the tests keep them.
+process fight for the cores. That process stays up and answers timing requests over a
+pipe (JSON lines), so the two sides take turns in blocks of ``--block`` calls until each
+has ``--repeats`` timed calls per case: a burst of load on this shared 2-core machine then
+hits both, and the medians stay comparable. Between blocks both sides sleep briefly so
+that the other framework's spinning worker threads (OpenMP, OpenBLAS) have gone idle.
+``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the environment of both
+(they slow OpenBLAS down); the tests keep them.
 
 Set-up of the PyTorch venv (a wheel already on disk)::
 
@@ -37,6 +40,7 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_PY = ROOT / ".bench-venv" / "bin" / "python"
+PAUSE_S = 0.3  # longer than the spin-wait of idle OpenMP / OpenBLAS workers
 
 # (name, N, C, H=W, OC, kernel, padding)
 SHAPES = [
@@ -44,58 +48,49 @@ SHAPES = [
     ("b64 64->64 16x16 k3p1", 64, 64, 16, 64, 3, 1),
 ]
 
-TORCH_SIDE = r"""
+TORCH_WORKER = r"""
 import json, sys, time
 import torch
 torch.set_num_threads(2)
-shapes, repeats = json.loads(sys.argv[1]), int(sys.argv[2])
-res = {}
-for name, n, c, h, oc, k, p in shapes:
+cases = {}
+for name, n, c, h, oc, k, p in json.loads(sys.argv[1]):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, c, h, h, generator=g, requires_grad=True)
     conv = torch.nn.Conv2d(c, oc, k, padding=p, bias=False)
     dy = torch.randn(n, oc, h + 2 * p - k + 1, h + 2 * p - k + 1, generator=g)
 
-    def fwd():
+    def fwd(x=x, conv=conv):
         with torch.no_grad():
             conv(x)
 
-    def fwd_bwd():
+    def fwd_bwd(x=x, conv=conv, dy=dy):
         x.grad = None
         conv.weight.grad = None
         conv(x).backward(dy)
 
-    out = {}
-    for key, fn in (("fwd", fwd), ("fwd_bwd", fwd_bwd)):
+    cases[name] = {"fwd": fwd, "fwd_bwd": fwd_bwd}
+    for fn in cases[name].values():
         for _ in range(3):
             fn()
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t)
-        out[key] = ts
-    res[name] = out
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "res": res}))
-"""
-
-
-def _time(fn, repeats: int) -> list[float]:
-    for _ in range(3):
-        fn()
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    fn = cases[req["shape"]][req["pass"]]
+    fn()
     ts = []
-    for _ in range(repeats):
+    for _ in range(req["n"]):
         t = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t)
-    return ts
+    print(json.dumps(ts), flush=True)
+"""
 
 
-def run_npukernel(repeats: int) -> dict[str, dict[str, list[float]]]:
+def npukernel_cases() -> dict[str, dict]:
     sys.path.insert(0, str(ROOT))
     from npukernel.kernels.conv import conv2d_backward, conv2d_forward
 
-    res = {}
+    cases = {}
     rng = np.random.default_rng(0)
     for name, n, c, h, oc, k, p in SHAPES:
         x = rng.standard_normal((n, c, h, h), dtype=np.float32)
@@ -111,55 +106,90 @@ def run_npukernel(repeats: int) -> dict[str, dict[str, list[float]]]:
             _, ctx = conv2d_forward(x, w, *args)
             conv2d_backward(dy, x, w, ctx, *args)
 
-        res[name] = {"fwd": _time(fwd, repeats), "fwd_bwd": _time(fwd_bwd, repeats)}
-    return res
+        cases[name] = {"fwd": fwd, "fwd_bwd": fwd_bwd}
+        for fn in cases[name].values():
+            for _ in range(3):
+                fn()
+    return cases
 
 
-def run_torch(repeats: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in _SLOW_ENV}
-    out = subprocess.run(
-        [str(BENCH_PY), "-c", TORCH_SIDE, json.dumps(SHAPES), str(repeats)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def _time(fn, n: int) -> list[float]:
+    fn()  # one untimed call after the pause
+    ts = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return ts
+
+
+class TorchWorker:
+    """The PyTorch side: a subprocess answering ``{"shape", "pass", "n"}`` requests."""
+
+    def __init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k not in _SLOW_ENV}
+        self.proc = subprocess.Popen(
+            [str(BENCH_PY), "-c", TORCH_WORKER, json.dumps(SHAPES)],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.info = json.loads(self.proc.stdout.readline())
+
+    def time(self, shape: str, pass_: str, n: int) -> list[float]:
+        self.proc.stdin.write(json.dumps({"shape": shape, "pass": pass_, "n": n}) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=9, help="timed calls per round (>= 7)")
-    ap.add_argument("--rounds", type=int, default=2, help="alternating npukernel/torch rounds")
+    ap.add_argument("--repeats", type=int, default=9, help="timed calls per case and side")
+    ap.add_argument("--block", type=int, default=3, help="consecutive calls per turn")
     ap.add_argument("--no-torch", action="store_true", help="time npukernel only")
     args = ap.parse_args()
-    ours: dict = {}
-    theirs: dict = {}
-    info = {}
-    for _ in range(args.rounds):
-        for name, d in run_npukernel(args.repeats).items():
-            for key, ts in d.items():
-                ours.setdefault(name, {}).setdefault(key, []).extend(ts)
-        if not args.no_torch:
-            t = run_torch(args.repeats)
-            info = {"torch": t["torch"], "threads": t["threads"]}
-            for name, d in t["res"].items():
-                for key, ts in d.items():
-                    theirs.setdefault(name, {}).setdefault(key, []).extend(ts)
-    print(f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds x {args.repeats} repeats")
-    if info:
-        print(f"torch {info['torch']} with {info['threads']} threads")
+    if args.repeats < 7:
+        ap.error("--repeats must be at least 7")
+    ours = npukernel_cases()
+    torch = None if args.no_torch else TorchWorker()
+    res: dict = {}
+    load0 = os.getloadavg()[0]
+    try:
+        for name, *_ in SHAPES:
+            for pass_ in ("fwd", "fwd_bwd"):
+                mine: list[float] = []
+                theirs: list[float] = []
+                while len(mine) < args.repeats:
+                    n = min(args.block, args.repeats - len(mine))
+                    time.sleep(PAUSE_S)
+                    mine += _time(ours[name][pass_], n)
+                    if torch is not None:
+                        time.sleep(PAUSE_S)
+                        theirs += torch.time(name, pass_, n)
+                res[(name, pass_)] = (mine, theirs)
+    finally:
+        if torch is not None:
+            torch.close()
+    print(
+        f"load average {load0:.2f} -> {os.getloadavg()[0]:.2f}; "
+        f"{args.repeats} timed calls per case and side, in blocks of {args.block}"
+    )
+    if torch is not None:
+        print(f"torch {torch.info['torch']} with {torch.info['threads']} threads")
     print(f"{'shape':24s} {'pass':8s} {'npukernel ms':>12s} {'torch ms':>9s} {'ratio':>6s}")
-    for name, *_ in SHAPES:
-        for key in ("fwd", "fwd_bwd"):
-            ours_ms = 1e3 * float(np.median(ours[name][key]))
-            if theirs:
-                torch_ms = 1e3 * float(np.median(theirs[name][key]))
-                print(
-                    f"{name:24s} {key:8s} {ours_ms:12.2f} {torch_ms:9.2f} {torch_ms / ours_ms:6.2f}"
-                )
-            else:
-                print(f"{name:24s} {key:8s} {ours_ms:12.2f}")
+    for (name, pass_), (mine, theirs) in res.items():
+        ours_ms = 1e3 * float(np.median(mine))
+        if theirs:
+            torch_ms = 1e3 * float(np.median(theirs))
+            ratio = torch_ms / ours_ms
+            print(f"{name:24s} {pass_:8s} {ours_ms:12.2f} {torch_ms:9.2f} {ratio:6.2f}")
+        else:
+            print(f"{name:24s} {pass_:8s} {ours_ms:12.2f}")
 
 
 if __name__ == "__main__":
