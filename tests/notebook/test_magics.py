@@ -28,6 +28,8 @@ def _launch_some():
 
 
 def test_npu_shows_devices_memory_and_top_ops(ip):
+    for dev in device.devices():  # other tests in this worker launched ops too
+        dev.reset_counters()
     _launch_some()
     report = ip.run_line_magic("npu", "")
     assert isinstance(report, UsageReport)
