@@ -181,6 +181,8 @@ def test_conv2d_float32_forward():
 def test_conv2d_algo_choice():
     assert conv.conv2d_algo((64, 64, 16, 16), (64, 64, 3, 3), groups=1) == "im2col"
     assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), groups=32) == "direct"
+    assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), (2, 2), groups=32) == "im2col"
+    assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3)) == "im2col"
 
 
 # --------------------------------------------------------------------------- pooling
