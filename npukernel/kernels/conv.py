@@ -658,9 +658,9 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
     nb = _chunk_images(n, groups * rows, ohw, dtype.itemsize)
     dy3 = dy.reshape(n, oc, ohw)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
-    dwt = np.zeros((groups, ocg, rows), dtype=dtype) if need_dw else None
+    dwt = np.zeros((groups, rows, ocg), dtype=dtype) if need_dw else None
     w3t = w.reshape(groups, ocg, rows).transpose(0, 2, 1) if need_dx else None
-    part = _workspace("dwpart", (groups, ocg, rows), dtype) if need_dw else None
+    part = _workspace("dwpart", (groups, rows, ocg), dtype) if need_dw else None
     for n0 in range(0, n, nb):
         m = min(nb, n - n0)
         dyc = _workspace("dycols", (oc, m * ohw), dtype)
@@ -669,7 +669,7 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
         if need_dw:
             cols = _workspace("cols", (groups * rows, m * ohw), dtype)
             _im2col(x, n0, m, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
-            np.matmul(dyg, cols.reshape(groups, rows, m * ohw).transpose(0, 2, 1), out=part)
+            np.matmul(cols.reshape(groups, rows, m * ohw), dyg.transpose(0, 2, 1), out=part)
             dwt += part
         if need_dx:
             dcols = _workspace("dcols", (groups * rows, m * ohw), dtype)
@@ -679,7 +679,7 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
                 np.matmul(w3t, dyg, out=dcols.reshape(groups, rows, m * ohw))
             _col2im(dcols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0)
     if need_dw:
-        dwt = dwt.reshape(oc, cg, kh, kw)
+        dwt = np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(oc, cg, kh, kw)
     return dx, dwt
 
 
