@@ -103,12 +103,6 @@ CONV_CASES = [
 ]
 
 
-@pytest.fixture(params=["im2col", "direct"])
-def algo(request, monkeypatch):
-    monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: request.param)
-    return request.param
-
-
 @pytest.mark.parametrize(
     ("case", "algo_name"),
     # the direct kernels are stride-1 only, and conv2d_algo never sends them other cases
