@@ -15,11 +15,12 @@ columns left/right, so ``OH = (H + pt + pb - dh * (KH - 1) - 1) // sh + 1``.
 Two algorithms (:func:`conv2d_algo` picks one per shape):
 
 * ``"im2col"``: the batch is cut into chunks of ``nb`` images whose column matrix
-  ``cols[(c, i, j), (n, oh, ow)]`` (``C*KH*KW`` rows, ``nb*OH*OW`` columns) fits in the
-  L3 cache. Forward is one GEMM per chunk (``W(OC, CKK) @ cols``), ``dW`` accumulates
-  ``dY(OC, nb*OHW) @ cols.T``, ``dcols = W.T @ dY`` is scattered back by col2im. GEMMs run
-  on numpy's BLAS; im2col, col2im and the ``(n, oc, p) <-> (oc, n*p)`` transposes are
-  parallel numba loops over (image, channel) pairs with contiguous inner copies.
+  ``cols[(c, i, j), (n, oh, ow)]`` (``C*KH*KW`` rows, ``nb*OH*OW`` columns) stays in the
+  cache. Forward is one GEMM per chunk (``W(OC, CKK) @ cols``), ``dW`` accumulates
+  ``cols @ dY(OC, nb*OHW).T``, ``dcols = W.T @ dY`` is scattered back by col2im. GEMMs
+  run on numpy's BLAS (both cores); im2col, col2im and the ``(n, oc, p) <-> (oc, n*p)``
+  transposes are single-threaded numba loops with long contiguous copies (see the note
+  above :func:`_im2col` for why they are not parallel).
   The backward recomputes each chunk's columns instead of keeping them from the
   forward: rebuilding a cache-resident chunk is cheaper than writing the whole matrix
   (37 MB for a 64x64x16x16 batch with a 3x3 kernel) to memory and reading it back, and the
@@ -47,9 +48,10 @@ __all__ = [
     "conv2d_output_shape",
 ]
 
-# Target size of one chunk's column matrix. Measured on the 2-core Zen machine with the
-# (64, 64->64, 16x16, k3) conv: 0.6-2.5 MB chunks (1-4 images) ran the three GEMMs at
-# 125-135 GFLOP/s, one 37 MB matrix at 95-110, and 9 MB chunks in between.
+# Target size of one chunk's column matrix. Measured on the 2-core Zen machine, fwd+bwd
+# of (64, 64->64, 16x16, k3): 2-4 MB chunks fastest (35-37 ms), 1 MB 41 ms, 8 MB 42 ms
+# (fewer, larger GEMMs on a matrix that no longer stays in cache); for (64, 3->16, 32x32)
+# 2 MB was fastest too.
 _CHUNK_BYTES = 2 << 20
 
 # Scratch buffers larger than this are not kept between calls (one image of a big
@@ -197,11 +199,12 @@ def _dot(a, b):
 
 
 # ---------------------------------------------------------------- im2col / col2im
-# Sequential on purpose: these run between BLAS calls, and numba's OpenMP workers spinning
-# after a parallel loop took the cores from OpenBLAS's threads (and OpenBLAS's spinning
-# workers from numba's): fwd+bwd of the 64x64x16x16 conv took 0.2-0.6 s instead of 60 ms
-# while another process kept one core busy. With these loops on one thread the conv runs
-# at the same speed whatever the load, and BLAS still uses both cores.
+# Sequential on purpose: these run between BLAS calls. With numba's default OpenMP layer
+# the workers of a parallel loop keep spinning after it and take the cores from
+# OpenBLAS's threads (and OpenBLAS's spinning workers from numba's): fwd+bwd of the
+# 64x64x16x16 conv took 480-550 ms instead of 45 ms on an idle machine with these three
+# loops parallel. With OMP_WAIT_POLICY=PASSIVE the parallel version was no faster than
+# this one (45-52 ms), so they stay on one thread and BLAS gets both cores.
 
 
 @njit(cache=True)
