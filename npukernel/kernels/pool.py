@@ -4,8 +4,7 @@ Windows follow PyTorch's ``ceil_mode=False`` rule: with symmetric zero padding `
 the output has ``OH = (H + 2*ph - KH) // sh + 1`` rows, and every window lies inside the
 padded image. Max pooling pads with ``-inf`` (a padded position never wins); average
 pooling pads with zeros and divides by ``KH*KW`` (``count_include_pad=True``) or by the
-number of real pixels in the window (``False``). Each kernel is one parallel task per
-``(n, c)`` plane.
+number of real pixels in the window (``False``).
 """
 
 from __future__ import annotations
@@ -47,6 +46,42 @@ def pool2d_output_shape(
     return (n, c, oh, ow)
 
 
+# Each kernel is one parallel task per (n, c) plane and loops over the window offsets
+# (i, j): per offset, the input values seen by all windows are gathered into one
+# contiguous plane-sized run, which is then combined with the output plane in one long
+# loop. Loops over single output rows (16 elements for 2x2 pooling of 32x32) spent their
+# time in loop set-up: this ran 2x2 max pooling of 64x16x32x32 in 2 ms instead of 6.
+
+
+@njit(cache=True)
+def _gather_window(vals, plane, oh, ow, sh, sw, i0, j0, fill):
+    """``vals[r*OW + q] = plane[r*sh + i0, q*sw + j0]``, or ``fill`` outside the plane."""
+    h, w = plane.shape
+    for r in range(oh):
+        ih = r * sh + i0
+        if ih < 0 or ih >= h:
+            for q in range(ow):
+                vals[r * ow + q] = fill
+        else:
+            row = plane[ih]
+            for q in range(ow):
+                iw = q * sw + j0
+                vals[r * ow + q] = row[iw] if iw >= 0 and iw < w else fill
+
+
+@njit(cache=True)
+def _select_max(yp, ip, vals, code):
+    """``yp[k], ip[k] = vals[k], code`` where ``vals[k]`` is larger or NaN."""
+    # Strictly greater keeps the first maximum; a NaN wins and then stays. Stores of
+    # selects rather than branches, which random data mispredicts.
+    for k in range(yp.shape[0]):
+        v = vals[k]
+        b = yp[k]
+        take = (not (v <= b)) & (b == b)
+        yp[k] = v if take else b
+        ip[k] = code if take else ip[k]
+
+
 @njit(cache=True, parallel=True)
 def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, y, idx):
     n_b, c_n, h, w = x.shape
@@ -56,25 +91,22 @@ def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, y, idx):
         n = t // c_n
         c = t % c_n
         plane = x[n, c]
-        for r in range(oh):
-            h0 = r * sh - ph
+        yp = y[n, c].reshape(-1)
+        ip = idx[n, c].reshape(-1)  # offsets from each window's origin until the end
+        vals = np.empty(oh * ow, dtype=x.dtype)
+        for r in range(oh):  # start from each window's first real pixel
+            i0 = max(r * sh - ph, 0)
             for q in range(ow):
-                w0 = q * sw - pw
-                best = -np.inf
-                arg = -1
-                for i in range(max(h0, 0), min(h0 + kh, h)):
-                    for j in range(max(w0, 0), min(w0 + kw, w)):
-                        v = plane[i, j]
-                        # NaN propagates (v != v), as in PyTorch; ties keep the first.
-                        if v > best or arg < 0 or v != v:
-                            best = v
-                            arg = i * w + j
-                            if v != v:
-                                break
-                    if best != best:
-                        break
-                y[n, c, r, q] = best
-                idx[n, c, r, q] = arg
+                j0 = max(q * sw - pw, 0)
+                yp[r * ow + q] = plane[i0, j0]
+                ip[r * ow + q] = (i0 - r * sh + ph) * w + j0 - q * sw + pw
+        for i in range(kh):
+            for j in range(kw):
+                _gather_window(vals, plane, oh, ow, sh, sw, i - ph, j - pw, -np.inf)
+                _select_max(yp, ip, vals, np.int32(i * w + j))
+        for r in range(oh):
+            for q in range(ow):
+                ip[r * ow + q] += (r * sh - ph) * w + q * sw - pw
 
 
 def max_pool2d_forward(
@@ -155,8 +187,28 @@ def max_pool2d_backward(
     return dx
 
 
+def _window_counts(x_shape, kernel, stride, padding, include_pad):
+    """Divisor of each output position, ``(OH * OW,)`` float64."""
+    _, _, h, w = x_shape
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    _, _, oh, ow = pool2d_output_shape(x_shape, kernel, stride, padding)
+    if include_pad:
+        return np.full(oh * ow, float(kh * kw))
+    r0 = np.arange(oh) * sh - ph
+    q0 = np.arange(ow) * sw - pw
+    rows = np.minimum(r0 + kh, h) - np.maximum(r0, 0)
+    cols = np.minimum(q0 + kw, w) - np.maximum(q0, 0)
+    return np.outer(rows, cols).astype(np.float64).reshape(-1)
+
+
+@njit(cache=True)
+def _add(acc, vals):
+    for k in range(acc.shape[0]):
+        acc[k] += vals[k]
+
+
 @njit(cache=True, parallel=True)
-def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, include_pad, y):
+def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, cnt, y):
     n_b, c_n, h, w = x.shape
     oh = y.shape[2]
     ow = y.shape[3]
@@ -164,20 +216,15 @@ def _avg_pool_fwd(x, kh, kw, sh, sw, ph, pw, include_pad, y):
         n = t // c_n
         c = t % c_n
         plane = x[n, c]
-        for r in range(oh):
-            h0 = r * sh - ph
-            i0 = max(h0, 0)
-            i1 = min(h0 + kh, h)
-            for q in range(ow):
-                w0 = q * sw - pw
-                j0 = max(w0, 0)
-                j1 = min(w0 + kw, w)
-                s = 0.0
-                for i in range(i0, i1):
-                    for j in range(j0, j1):
-                        s += plane[i, j]
-                cnt = kh * kw if include_pad else (i1 - i0) * (j1 - j0)
-                y[n, c, r, q] = s / cnt if cnt > 0 else 0.0
+        acc = np.zeros(oh * ow)
+        vals = np.empty(oh * ow, dtype=x.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                _gather_window(vals, plane, oh, ow, sh, sw, i - ph, j - pw, 0.0)
+                _add(acc, vals)
+        yp = y[n, c].reshape(-1)
+        for k in range(oh * ow):
+            yp[k] = acc[k] / cnt[k] if cnt[k] > 0 else 0.0
 
 
 def avg_pool2d_forward(
@@ -209,12 +256,27 @@ def avg_pool2d_forward(
     x = np.ascontiguousarray(x)
     y = np.empty(pool2d_output_shape(x.shape, kernel, stride, padding), dtype=x.dtype)
     kh, kw = kernel
-    _avg_pool_fwd(x, kh, kw, stride[0], stride[1], padding[0], padding[1], count_include_pad, y)
+    cnt = _window_counts(x.shape, kernel, stride, padding, count_include_pad)
+    _avg_pool_fwd(x, kh, kw, stride[0], stride[1], padding[0], padding[1], cnt, y)
     return y
 
 
+@njit(cache=True)
+def _scatter_window(plane, g, oh, ow, sh, sw, i0, j0):
+    """``plane[r*sh + i0, q*sw + j0] += g[r*OW + q]`` where that lies in the plane."""
+    h, w = plane.shape
+    for r in range(oh):
+        ih = r * sh + i0
+        if ih >= 0 and ih < h:
+            row = plane[ih]
+            for q in range(ow):
+                iw = q * sw + j0
+                if iw >= 0 and iw < w:
+                    row[iw] += g[r * ow + q]
+
+
 @njit(cache=True, parallel=True)
-def _avg_pool_bwd(dy, kh, kw, sh, sw, ph, pw, include_pad, dx):
+def _avg_pool_bwd(dy, kh, kw, sh, sw, ph, pw, cnt, dx):
     n_b, c_n, h, w = dx.shape
     oh = dy.shape[2]
     ow = dy.shape[3]
@@ -222,24 +284,14 @@ def _avg_pool_bwd(dy, kh, kw, sh, sw, ph, pw, include_pad, dx):
         n = t // c_n
         c = t % c_n
         plane = dx[n, c]
-        for i in range(h):
-            for j in range(w):
-                plane[i, j] = 0.0
-        for r in range(oh):
-            h0 = r * sh - ph
-            i0 = max(h0, 0)
-            i1 = min(h0 + kh, h)
-            for q in range(ow):
-                w0 = q * sw - pw
-                j0 = max(w0, 0)
-                j1 = min(w0 + kw, w)
-                cnt = kh * kw if include_pad else (i1 - i0) * (j1 - j0)
-                if cnt == 0:
-                    continue
-                g = dy[n, c, r, q] / cnt
-                for i in range(i0, i1):
-                    for j in range(j0, j1):
-                        plane[i, j] += g
+        plane[:, :] = 0.0
+        dyp = dy[n, c].reshape(-1)
+        g = np.empty(oh * ow)
+        for k in range(oh * ow):
+            g[k] = dyp[k] / cnt[k] if cnt[k] > 0 else 0.0
+        for i in range(kh):
+            for j in range(kw):
+                _scatter_window(plane, g, oh, ow, sh, sw, i - ph, j - pw)
 
 
 def avg_pool2d_backward(
@@ -272,7 +324,8 @@ def avg_pool2d_backward(
     dy = np.ascontiguousarray(dy)
     dx = np.empty(tuple(x_shape), dtype=dy.dtype)
     kh, kw = kernel
-    _avg_pool_bwd(dy, kh, kw, stride[0], stride[1], padding[0], padding[1], count_include_pad, dx)
+    cnt = _window_counts(dx.shape, kernel, stride, padding, count_include_pad)
+    _avg_pool_bwd(dy, kh, kw, stride[0], stride[1], padding[0], padding[1], cnt, dx)
     return dx
 
 
