@@ -418,30 +418,45 @@ def _direct_forward(x, w, pt, pl, dh, dw, groups, parts, y):
     """
     n_b = x.shape[0]
     oc_n, cg, kh, kw = w.shape
-    ocg = oc_n // groups
     oh = y.shape[2]
     ow = y.shape[3]
     wp = ow + dw * (kw - 1)
     plane = (oh + dh * (kh - 1)) * wp + dw * (kw - 1)  # + tail read by the last taps
-    ln = oh * wp
     taps = cg * kh * kw
     offs = np.empty(taps, dtype=np.int64)
     for t in range(taps):
         c = t // (kh * kw)
         offs[t] = c * plane + ((t // kw) % kh) * dh * wp + (t % kw) * dw
     tasks = n_b * groups
+    # The parallel loop only hands out blocks of tasks: numba's parfor passes are slow on
+    # big loop bodies, and this keeps the cold-cache compile of the kernel short.
     for p in prange(parts):
-        xp = np.empty(cg * plane, dtype=x.dtype)
-        acc = np.empty(ln, dtype=x.dtype)
-        for t in range(p * tasks // parts, (p + 1) * tasks // parts):
-            n = t // groups
-            g = t % groups
-            for c in range(cg):
-                _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
-            for oc in range(g * ocg, (g + 1) * ocg):
-                _gather_taps(acc, xp, offs, w[oc].reshape(-1))
-                for r in range(oh):
-                    _copy(y[n, oc, r], acc[r * wp : r * wp + ow])
+        _direct_forward_part(
+            x, w, pt, pl, dh, dw, groups, y, offs, p * tasks // parts, (p + 1) * tasks // parts
+        )
+
+
+@njit(cache=True)
+def _direct_forward_part(x, w, pt, pl, dh, dw, groups, y, offs, t0, t1):
+    """Tasks ``t0 .. t1-1`` of :func:`_direct_forward`."""
+    oc_n, cg, kh, kw = w.shape
+    ocg = oc_n // groups
+    oh = y.shape[2]
+    ow = y.shape[3]
+    wp = ow + dw * (kw - 1)
+    plane = (oh + dh * (kh - 1)) * wp + dw * (kw - 1)
+    ln = oh * wp
+    xp = np.empty(cg * plane, dtype=x.dtype)
+    acc = np.empty(ln, dtype=x.dtype)
+    for t in range(t0, t1):
+        n = t // groups
+        g = t % groups
+        for c in range(cg):
+            _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
+        for oc in range(g * ocg, (g + 1) * ocg):
+            _gather_taps(acc, xp, offs, w[oc].reshape(-1))
+            for r in range(oh):
+                _copy(y[n, oc, r], acc[r * wp : r * wp + ow])
 
 
 @njit(cache=True, parallel=True)
@@ -469,8 +484,6 @@ def _direct_backward(dy, x, w, h, wd, pt, pl, dh, dw, groups, parts, need_dx, dx
     wq = wp + dw * (kw - 1)
     plane = hp * wp + dw * (kw - 1)
     planeq = (hp + dh * (kh - 1)) * wq + dw * (kw - 1)
-    ln = oh * wp
-    lnx = hp * wq
     taps = cg * kh * kw
     offs = np.empty(taps, dtype=np.int64)
     for t in range(taps):
@@ -483,58 +496,96 @@ def _direct_backward(dy, x, w, h, wd, pt, pl, dh, dw, groups, parts, need_dx, dx
         j = t % kw
         boffs[t] = (t // (kh * kw)) * planeq + (kh - 1 - i) * dh * wq + (kw - 1 - j) * dw
     tasks = n_b * groups
-    for p in prange(parts):
-        xp = np.empty(cg * plane, dtype=dy.dtype)
-        dyw = np.empty(ln, dtype=dy.dtype)
-        dyf = np.empty(ocg * planeq, dtype=dy.dtype)
-        accx = np.empty(lnx, dtype=dy.dtype)
-        bw = np.empty(btaps, dtype=dy.dtype)
-        dots = np.empty(taps)
-        acc = dwp[p]
-        acc[:] = 0.0
-        for t in range(p * tasks // parts, (p + 1) * tasks // parts):
-            n = t // groups
-            g = t % groups
-            if need_dw:
-                for c in range(cg):
-                    _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
-                for o in range(ocg):
-                    oc = g * ocg + o
-                    for r in range(oh):
-                        _copy(dyw[r * wp : r * wp + ow], dy[n, oc, r])
-                        _zero(dyw[r * wp + ow : (r + 1) * wp])
-                    u = 0
-                    while u + 4 <= taps:
-                        o0, o1, o2, o3 = offs[u], offs[u + 1], offs[u + 2], offs[u + 3]
-                        dots[u], dots[u + 1], dots[u + 2], dots[u + 3] = _dot4(
-                            dyw,
-                            xp[o0 : o0 + ln],
-                            xp[o1 : o1 + ln],
-                            xp[o2 : o2 + ln],
-                            xp[o3 : o3 + ln],
-                        )
-                        u += 4
-                    while u < taps:
-                        dots[u] = _dot(dyw, xp[offs[u] : offs[u] + ln])
-                        u += 1
-                    for u in range(taps):
-                        acc[oc, u // (kh * kw), (u // kw) % kh, u % kw] += dots[u]
-            if need_dx:
-                for o in range(ocg):
-                    _pad_plane(
-                        dyf[o * planeq : (o + 1) * planeq],
-                        dy[n, g * ocg + o],
-                        dh * (kh - 1),
-                        dw * (kw - 1),
-                        wq,
+    for p in prange(parts):  # blocks of tasks only, as in _direct_forward
+        _direct_backward_part(
+            dy,
+            x,
+            w,
+            h,
+            wd,
+            pt,
+            pl,
+            dh,
+            dw,
+            groups,
+            need_dx,
+            dx,
+            need_dw,
+            dwp[p],
+            offs,
+            boffs,
+            p * tasks // parts,
+            (p + 1) * tasks // parts,
+        )
+
+
+@njit(cache=True)
+def _direct_backward_part(
+    dy, x, w, h, wd, pt, pl, dh, dw, groups, need_dx, dx, need_dw, acc, offs, boffs, t0, t1
+):
+    """Tasks ``t0 .. t1-1`` of :func:`_direct_backward`, summing ``dw`` into ``acc``."""
+    oc_n, cg, kh, kw = w.shape
+    ocg = oc_n // groups
+    oh = dy.shape[2]
+    ow = dy.shape[3]
+    hp = oh + dh * (kh - 1)
+    wp = ow + dw * (kw - 1)
+    wq = wp + dw * (kw - 1)
+    plane = hp * wp + dw * (kw - 1)
+    planeq = (hp + dh * (kh - 1)) * wq + dw * (kw - 1)
+    ln = oh * wp
+    taps = offs.shape[0]
+    btaps = boffs.shape[0]
+    xp = np.empty(cg * plane, dtype=dy.dtype)
+    dyw = np.empty(ln, dtype=dy.dtype)
+    dyf = np.empty(ocg * planeq, dtype=dy.dtype)
+    accx = np.empty(hp * wq, dtype=dy.dtype)
+    bw = np.empty(btaps, dtype=dy.dtype)
+    dots = np.empty(taps)
+    acc[:] = 0.0
+    for t in range(t0, t1):
+        n = t // groups
+        g = t % groups
+        if need_dw:
+            for c in range(cg):
+                _pad_plane(xp[c * plane : (c + 1) * plane], x[n, g * cg + c], pt, pl, wp)
+            for o in range(ocg):
+                oc = g * ocg + o
+                for r in range(oh):
+                    _copy(dyw[r * wp : r * wp + ow], dy[n, oc, r])
+                    _zero(dyw[r * wp + ow : (r + 1) * wp])
+                u = 0
+                while u + 4 <= taps:
+                    o0, o1, o2, o3 = offs[u], offs[u + 1], offs[u + 2], offs[u + 3]
+                    dots[u], dots[u + 1], dots[u + 2], dots[u + 3] = _dot4(
+                        dyw,
+                        xp[o0 : o0 + ln],
+                        xp[o1 : o1 + ln],
+                        xp[o2 : o2 + ln],
+                        xp[o3 : o3 + ln],
                     )
-                for c in range(cg):
-                    for u in range(btaps):
-                        bw[u] = w[g * ocg + u // (kh * kw), c, (u // kw) % kh, u % kw]
-                    _gather_taps(accx, dyf, boffs, bw)
-                    for r in range(h):
-                        d = (r + pt) * wq + pl
-                        _copy(dx[n, g * cg + c, r], accx[d : d + wd])
+                    u += 4
+                while u < taps:
+                    dots[u] = _dot(dyw, xp[offs[u] : offs[u] + ln])
+                    u += 1
+                for u in range(taps):
+                    acc[oc, u // (kh * kw), (u // kw) % kh, u % kw] += dots[u]
+        if need_dx:
+            for o in range(ocg):
+                _pad_plane(
+                    dyf[o * planeq : (o + 1) * planeq],
+                    dy[n, g * ocg + o],
+                    dh * (kh - 1),
+                    dw * (kw - 1),
+                    wq,
+                )
+            for c in range(cg):
+                for u in range(btaps):
+                    bw[u] = w[g * ocg + u // (kh * kw), c, (u // kw) % kh, u % kw]
+                _gather_taps(accx, dyf, boffs, bw)
+                for r in range(h):
+                    d = (r + pt) * wq + pl
+                    _copy(dx[n, g * cg + c, r], accx[d : d + wd])
 
 
 # ---------------------------------------------------------------------- public API
