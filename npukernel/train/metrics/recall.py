@@ -11,20 +11,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
-from npukernel.train.metrics.metric import (
-    EPS,
-    EvaluationBase,
-    no_samples,
-    one_hot_pair,
-    rearrange_inputs,
-)
+from npukernel.train.metrics.precision import PerClassRate
 
 
-class Recall(EvaluationBase):
+class Recall(PerClassRate):
     """Per-class recall ``tp / (tp + fn)`` (MindSpore's ``mindspore.train.Recall``).
 
     Args:
@@ -36,44 +28,8 @@ class Recall(EvaluationBase):
         [1.0, 0.0]
     """
 
-    def __init__(self, eval_type: str = "classification") -> None:
-        super().__init__(eval_type)
-        self.clear()
+    _name = "Recall"
 
-    def clear(self) -> None:
-        """Reset the counts."""
-        self._class_num = 0
-        self._true_positives: Any = 0
-        self._actual_positives: Any = 0
-
-    @rearrange_inputs
-    def update(self, *inputs: Any) -> None:
-        """Accumulate one batch of ``y_pred`` and ``y``.
-
-        Raises:
-            ValueError: for other than two inputs, bad shapes or a changing class count.
-        """
-        if len(inputs) != 2:
-            raise ValueError(f"For 'Recall.update', expected 2 inputs, got {len(inputs)}.")
-        pred, true = one_hot_pair(
-            self._convert_data(inputs[0]), self._convert_data(inputs[1]), self._type, "Recall"
-        )
-        if self._class_num and pred.shape[1] != self._class_num:
-            raise ValueError(
-                f"For 'Recall.update', the class count changed from {self._class_num} to "
-                f"{pred.shape[1]}."
-            )
-        self._class_num = pred.shape[1]
-        self._true_positives = self._true_positives + (pred * true).sum(axis=0)
-        self._actual_positives = self._actual_positives + true.sum(axis=0)
-
-    def eval(self, average: bool = False) -> np.ndarray | float:
-        """Per-class recall, or their mean with ``average=True``.
-
-        Raises:
-            RuntimeError: before any ``update``.
-        """
-        if self._class_num == 0:
-            raise no_samples("Recall")
-        result = self._true_positives / (self._actual_positives + EPS)
-        return float(result.mean()) if average else result
+    @staticmethod
+    def _denominator(pred: np.ndarray, true: np.ndarray) -> np.ndarray:
+        return true.sum(axis=0)
