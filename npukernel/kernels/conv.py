@@ -713,7 +713,8 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
     dy3 = dy.reshape(n, oc, ohw)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
     dwt = np.zeros((groups, rows, ocg), dtype=dtype) if need_dw else None
-    w3t = w.reshape(groups, ocg, rows).transpose(0, 2, 1) if need_dx else None
+    # a contiguous W.T: the GEMM ran a little faster than on the transposed view
+    w3t = np.ascontiguousarray(w.reshape(groups, ocg, rows).transpose(0, 2, 1)) if need_dx else None
     part = _workspace("dwpart", (groups, rows, ocg), dtype) if need_dw else None
     for n0 in range(0, n, nb):
         m = min(nb, n - n0)
