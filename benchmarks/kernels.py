@@ -132,26 +132,16 @@ def main() -> None:
         fo, ft = 2 * n**3 / np.median(o) / 1e9, 2 * n**3 / np.median(t) / 1e9
         print(f"{n:6d} {fo:18.1f} {ft:14.1f} {np.median(t) / np.median(o):6.2f}")
 
-    print("\nconv2d float32, kernels (see benchmarks/conv_bench.py)")
-    ours: dict = {}
-    theirs: dict = {}
-    for _ in range(args.rounds):
-        for name, d in conv_bench.run_npukernel(args.repeats).items():
-            for key, ts in d.items():
-                ours.setdefault(name, {}).setdefault(key, []).extend(ts)
-        if use_torch:
-            for name, d in conv_bench.run_torch(args.repeats)["res"].items():
-                for key, ts in d.items():
-                    theirs.setdefault(name, {}).setdefault(key, []).extend(ts)
-    print(f"{'shape':24s} {'pass':8s} {'npukernel ms':>12s} {'torch ms':>9s} {'ratio':>6s}")
-    for name, *_ in conv_bench.SHAPES:
-        for key in ("fwd", "fwd_bwd"):
-            o = 1e3 * float(np.median(ours[name][key]))
-            if theirs:
-                t = 1e3 * float(np.median(theirs[name][key]))
-                print(f"{name:24s} {key:8s} {o:12.2f} {t:9.2f} {t / o:6.2f}")
-            else:
-                print(f"{name:24s} {key:8s} {o:12.2f}")
+    print("\nconv2d float32, kernels (benchmarks/conv_bench.py, run as its own process)")
+    cmd = [
+        sys.executable,
+        str(ROOT / "benchmarks" / "conv_bench.py"),
+        "--repeats",
+        str(args.repeats),
+    ]
+    if not use_torch:
+        cmd.append("--no-torch")
+    print(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.rstrip())
 
     print("\nEager launch overhead: a + b on 1-element float32 tensors (µs per call)")
     ours_l, np_l = launch(args.repeats)
