@@ -133,8 +133,7 @@ def max_pool2d_forward(
 
     Returns:
         ``(y, argmax)``: ``y`` is ``(N, C, OH, OW)``; ``argmax`` (int32, same shape) is the
-        flat index ``ih * W + iw`` of each maximum within its ``(H, W)`` plane (``-1``
-        for a window with no real pixel).
+        flat index ``ih * W + iw`` of each maximum within its ``(H, W)`` plane.
     """
     x = np.ascontiguousarray(x)
     shape = pool2d_output_shape(x.shape, kernel, stride, padding)
