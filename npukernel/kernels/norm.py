@@ -368,8 +368,9 @@ def _ln_bwd(dy2, x2, gamma, mean, invstd, dx2, dg_part, db_part):
     for p in prange(parts):
         dg = dg_part[p]
         db = db_part[p]
-        dg[:] = 0.0
-        db[:] = 0.0
+        for k in range(dg.shape[0]):
+            dg[k] = 0.0
+            db[k] = 0.0
         for r in range(p * r_n // parts, (p + 1) * r_n // parts):
             _ln_bwd_row(dx2[r], dy2[r], x2[r], gamma, mean[r], invstd[r], dg, db)
 

@@ -193,30 +193,29 @@ def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.nd
     return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], True, axis)
 
 
-@njit(cache=True, parallel=True)
-def _sce_sparse(x2, labels, loss, p2):
-    for r in prange(x2.shape[0]):
-        xr = x2[r]
-        m = _row_max(xr)
-        s = _exp_shift(p2[r], xr, m)
-        _scale(p2[r], 1.0 / s)
-        loss[r] = m + np.log(s) - xr[labels[r]]
+@njit(cache=True)
+def _dense_ce(t, x, lse):
+    """``sum_k t[k] * (lse - x[k])``, skipping zero targets (``0 * -inf`` is NaN)."""
+    acc = 0.0
+    for k in range(x.shape[0]):
+        if t[k] != 0.0:
+            acc += t[k] * (lse - x[k])
+    return acc
 
 
 @njit(cache=True, parallel=True)
-def _sce_dense(x2, t2, loss, p2):
+def _sce(x2, sparse, labels, t2, loss, p2):
+    """One kernel for both label kinds (``labels`` or ``t2`` is an unused dummy)."""
     for r in prange(x2.shape[0]):
         xr = x2[r]
-        tr = t2[r]
         m = _row_max(xr)
         s = _exp_shift(p2[r], xr, m)
         _scale(p2[r], 1.0 / s)
         lse = m + np.log(s)
-        acc = 0.0
-        for k in range(xr.shape[0]):
-            if tr[k] != 0.0:  # 0 * (-inf) logits must not give NaN
-                acc += tr[k] * (lse - xr[k])
-        loss[r] = acc
+        if sparse:
+            loss[r] = lse - xr[labels[r]]
+        else:
+            loss[r] = _dense_ce(t2[r], xr, lse)
 
 
 def softmax_cross_entropy_forward(
@@ -245,9 +244,12 @@ def softmax_cross_entropy_forward(
     loss = np.empty(n, dtype=x2.dtype)
     probs = np.empty_like(x2)
     if sparse:
-        _sce_sparse(x2, np.ascontiguousarray(labels, dtype=np.int64).reshape(n), loss, probs)
+        lab = np.ascontiguousarray(labels, dtype=np.int64).reshape(n)
+        t2 = np.empty((0, 0), dtype=x2.dtype)
     else:
-        _sce_dense(x2, np.ascontiguousarray(labels, dtype=x2.dtype), loss, probs)
+        lab = np.empty(0, dtype=np.int64)
+        t2 = np.ascontiguousarray(labels, dtype=x2.dtype)
+    _sce(x2, bool(sparse), lab, t2, loss, probs)
     return loss, probs
 
 
