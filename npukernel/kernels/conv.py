@@ -25,19 +25,21 @@ Two algorithms (:func:`conv2d_algo` picks one per shape):
   forward: rebuilding a cache-resident chunk is cheaper than writing the whole matrix
   (37 MB for a 64x64x16x16 batch with a 3x3 kernel) to memory and reading it back, and the
   forward's context then holds no large buffer.
-* ``"direct"`` (stride 1 only): a parallel numba loop per (image, group) over
-  zero-padded copies of the input planes, where each kernel tap is one long
-  axpy (forward, ``dx``) or dot (``dw``) -- for depthwise and other narrow groups, whose
-  per-group GEMMs would be tiny.
+* ``"direct"`` (stride 1 only): numba loops over blocks of (image, group) tasks, run on
+  a small thread pool, over zero-padded copies of the input planes, where each kernel
+  tap is one long axpy (forward, ``dx``) or dot (``dw``) -- for depthwise and other
+  narrow groups, whose per-group GEMMs would be tiny.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "conv2d_algo",
@@ -405,40 +407,28 @@ def _pad_plane(dst, src, pt, pl, wp):
         _copy(dst[d : d + src.shape[1]], src[r])
 
 
-@njit(cache=True, parallel=True)
-def _direct_forward(x, w, pt, pl, dh, dw, groups, parts, y):
-    """Direct stride-1 convolution, one task per (image, group).
+# geom[...] indices shared by the direct kernels (a small int64 array: the parallel
+# wrappers take few arguments, which keeps their cold-cache compile short)
+_PT, _PL, _DH, _DW, _GROUPS, _H, _W, _NEED_DX, _NEED_DW = range(9)
 
-    The loop, with ``xpad`` flattened to rows of ``Wp = W + pl + pr``::
+
+@njit(cache=True, nogil=True)
+def _direct_forward(x, w, y, geom, offs, t0, t1):
+    """Direct stride-1 convolution, tasks ``t0 .. t1-1`` (one per (image, group)).
+
+    The loop, with ``xpad`` flattened to rows of ``Wp = W + pl + pr`` and
+    ``offs[c, i, j] = c*plane + i*dh*Wp + j*dw``::
 
         for n, g, oc in group g:
-            acc = sum(w[oc, c, i, j] * xpad[n, g*Cg + c].flat[i*dh*Wp + j*dw :][: OH*Wp]
+            acc = sum(w[oc, c, i, j] * xpad[n, g*Cg:].flat[offs[c, i, j] :][: OH*Wp]
                       for c, i, j)
             y[n, oc] = acc.reshape(OH, Wp)[:, :OW]
     """
-    n_b = x.shape[0]
-    oc_n, cg, kh, kw = w.shape
-    oh = y.shape[2]
-    ow = y.shape[3]
-    wp = ow + dw * (kw - 1)
-    plane = (oh + dh * (kh - 1)) * wp + dw * (kw - 1)  # + tail read by the last taps
-    taps = cg * kh * kw
-    offs = np.empty(taps, dtype=np.int64)
-    for t in range(taps):
-        c = t // (kh * kw)
-        offs[t] = c * plane + ((t // kw) % kh) * dh * wp + (t % kw) * dw
-    tasks = n_b * groups
-    # The parallel loop only hands out blocks of tasks: numba's parfor passes are slow on
-    # big loop bodies, and this keeps the cold-cache compile of the kernel short.
-    for p in prange(parts):
-        _direct_forward_part(
-            x, w, pt, pl, dh, dw, groups, y, offs, p * tasks // parts, (p + 1) * tasks // parts
-        )
-
-
-@njit(cache=True)
-def _direct_forward_part(x, w, pt, pl, dh, dw, groups, y, offs, t0, t1):
-    """Tasks ``t0 .. t1-1`` of :func:`_direct_forward`."""
+    pt = geom[_PT]
+    pl = geom[_PL]
+    dh = geom[_DH]
+    dw = geom[_DW]
+    groups = geom[_GROUPS]
     oc_n, cg, kh, kw = w.shape
     ocg = oc_n // groups
     oh = y.shape[2]
@@ -459,9 +449,9 @@ def _direct_forward_part(x, w, pt, pl, dh, dw, groups, y, offs, t0, t1):
                 _copy(y[n, oc, r], acc[r * wp : r * wp + ow])
 
 
-@njit(cache=True, parallel=True)
-def _direct_backward(dy, x, w, h, wd, pt, pl, dh, dw, groups, parts, need_dx, dx, need_dw, dwp):
-    """Direct stride-1 gradients, one task per (image, group); ``dw`` summed per part.
+@njit(cache=True, nogil=True)
+def _direct_backward(dy, x, w, dx, acc, geom, offs, boffs, t0, t1):
+    """Direct stride-1 gradients, tasks ``t0 .. t1-1`` (one per (image, group)), ``dw`` summed into ``acc``.
 
     The loop, with ``dyfull`` = ``dy`` zero-padded by ``(KH-1)*dh`` rows and ``(KW-1)*dw``
     columns on each side (rows of ``Wq``), ``dyw`` = ``dy`` with rows widened to ``Wp``
@@ -474,56 +464,15 @@ def _direct_backward(dy, x, w, h, wd, pt, pl, dh, dw, groups, parts, need_dx, dx
         for n, g, oc in group g, c, i, j:                              # if need_dw
             dw[oc, c, i, j] += dot(dyw[n, oc], xpad[n, g*Cg + c].flat[i*dh*Wp + j*dw :])
     """
-    n_b = dy.shape[0]
-    oc_n, cg, kh, kw = w.shape
-    ocg = oc_n // groups
-    oh = dy.shape[2]
-    ow = dy.shape[3]
-    hp = oh + dh * (kh - 1)
-    wp = ow + dw * (kw - 1)
-    wq = wp + dw * (kw - 1)
-    plane = hp * wp + dw * (kw - 1)
-    planeq = (hp + dh * (kh - 1)) * wq + dw * (kw - 1)
-    taps = cg * kh * kw
-    offs = np.empty(taps, dtype=np.int64)
-    for t in range(taps):
-        offs[t] = (t // (kh * kw)) * plane + ((t // kw) % kh) * dh * wp + (t % kw) * dw
-    # input-gradient taps of channel c: (oc, i, j) with weight w[oc, c, i, j]
-    btaps = ocg * kh * kw
-    boffs = np.empty(btaps, dtype=np.int64)
-    for t in range(btaps):
-        i = (t // kw) % kh
-        j = t % kw
-        boffs[t] = (t // (kh * kw)) * planeq + (kh - 1 - i) * dh * wq + (kw - 1 - j) * dw
-    tasks = n_b * groups
-    for p in prange(parts):  # blocks of tasks only, as in _direct_forward
-        _direct_backward_part(
-            dy,
-            x,
-            w,
-            h,
-            wd,
-            pt,
-            pl,
-            dh,
-            dw,
-            groups,
-            need_dx,
-            dx,
-            need_dw,
-            dwp[p],
-            offs,
-            boffs,
-            p * tasks // parts,
-            (p + 1) * tasks // parts,
-        )
-
-
-@njit(cache=True)
-def _direct_backward_part(
-    dy, x, w, h, wd, pt, pl, dh, dw, groups, need_dx, dx, need_dw, acc, offs, boffs, t0, t1
-):
-    """Tasks ``t0 .. t1-1`` of :func:`_direct_backward`, summing ``dw`` into ``acc``."""
+    h = geom[_H]
+    wd = geom[_W]
+    pt = geom[_PT]
+    pl = geom[_PL]
+    dh = geom[_DH]
+    dw = geom[_DW]
+    groups = geom[_GROUPS]
+    need_dx = geom[_NEED_DX] != 0
+    need_dw = geom[_NEED_DW] != 0
     oc_n, cg, kh, kw = w.shape
     ocg = oc_n // groups
     oh = dy.shape[2]
@@ -605,6 +554,34 @@ def _parts(tasks: int) -> int:
     return max(1, min(tasks, numba.get_num_threads()))
 
 
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _run_parts(fn, tasks: int, parts: int, *args) -> None:
+    """Run ``fn(*args, p, t0, t1)`` for ``parts`` blocks ``[t0, t1)`` of ``range(tasks)``.
+
+    The blocks run on a small thread pool (``fn`` is ``nogil``) plus the calling thread.
+    Not numba's ``prange``: an idle pool thread sleeps, where numba's OpenMP workers spin
+    and take the cores from OpenBLAS in the next GEMM, and the kernels compile without
+    numba's parallel passes (the direct conv kernels: 5-6 s cold instead of 11-12, same
+    run time for depthwise 64x32x32x32 k3).
+    """
+    global _pool
+    bounds = [(p * tasks // parts, (p + 1) * tasks // parts) for p in range(parts)]
+    if parts == 1:
+        fn(*args, 0, *bounds[0])
+        return
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child has no threads
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)))
+        pool = _pool[1]
+    futures = [pool.submit(fn, *args, p, *bounds[p]) for p in range(1, parts)]
+    fn(*args, 0, *bounds[0])
+    for f in futures:
+        f.result()
+
+
 def _chunk_images(n: int, rows: int, ohw: int, itemsize: int) -> int:
     per_image = rows * ohw * itemsize
     return max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
@@ -641,7 +618,9 @@ def conv2d_forward(
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "direct":
-        _direct_forward(x, w, pt, pl, dh, dw, groups, _parts(n * groups), y)
+        geom, offs, _ = _direct_geometry(x.shape, w.shape, (oh, ow), padding, dilation, groups)
+        tasks = n * groups
+        _run_parts(_direct_forward_block, tasks, _parts(tasks), x, w, y, geom, offs)
         return y, _Ctx(algo)
     _, cg, kh, kw = w.shape
     ocg = oc // groups
@@ -665,32 +644,62 @@ def conv2d_forward(
     return y, _Ctx(algo)
 
 
+def _direct_forward_block(x, w, y, geom, offs, p, t0, t1):
+    _direct_forward(x, w, y, geom, offs, t0, t1)
+
+
+def _direct_backward_block(dy, x, w, dx, dwp, geom, offs, boffs, p, t0, t1):
+    _direct_backward(dy, x, w, dx, dwp[p], geom, offs, boffs, t0, t1)
+
+
+def _direct_geometry(x_shape, w_shape, out_hw, padding, dilation, groups):
+    """``geom`` and the tap offsets of the direct kernels (see :func:`_direct_backward`).
+
+    ``offs[(c, i, j)] = c*plane + i*dh*Wp + j*dw`` on the padded input planes (rows of
+    ``Wp = OW + dw*(KW-1)``); ``boffs[(o, i, j)] = o*planeq + (KH-1-i)*dh*Wq +
+    (KW-1-j)*dw`` on ``dy`` padded by the kernel's reach on every side (rows of ``Wq``).
+    """
+    _, _, h, w = x_shape
+    oc, cg, kh, kw = w_shape
+    oh, ow = out_hw
+    dh, dw = dilation
+    hp, wp = oh + dh * (kh - 1), ow + dw * (kw - 1)
+    wq = wp + dw * (kw - 1)
+    plane = hp * wp + dw * (kw - 1)  # + the tail the last taps read past the grid
+    planeq = (hp + dh * (kh - 1)) * wq + dw * (kw - 1)
+    c, i, j = np.meshgrid(np.arange(cg), np.arange(kh), np.arange(kw), indexing="ij")
+    offs = (c * plane + i * dh * wp + j * dw).reshape(-1).astype(np.int64)
+    o, i, j = np.meshgrid(np.arange(oc // groups), np.arange(kh), np.arange(kw), indexing="ij")
+    boffs = (o * planeq + (kh - 1 - i) * dh * wq + (kw - 1 - j) * dw).reshape(-1)
+    geom = np.zeros(9, dtype=np.int64)
+    geom[[_PT, _PL, _DH, _DW, _GROUPS, _H, _W]] = padding[0], padding[2], dh, dw, groups, h, w
+    return geom, offs, boffs.astype(np.int64)
+
+
 def _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups):
     """Direct backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``)."""
     need_dx = w is not None
     need_dw = x is not None
     dtype = dy.dtype
-    n, _, h, wd = x_shape
-    parts = _parts(n * groups)
+    geom, offs, boffs = _direct_geometry(x_shape, w_shape, dy.shape[2:], padding, dilation, groups)
+    geom[_NEED_DX] = need_dx
+    geom[_NEED_DW] = need_dw
+    parts = _parts(x_shape[0] * groups)
     nothing = np.empty((0, 0, 0, 0), dtype=dtype)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else nothing
     dwp = np.empty((parts, *w_shape) if need_dw else (parts, 0, 0, 0, 0))
-    _direct_backward(
+    _run_parts(
+        _direct_backward_block,
+        x_shape[0] * groups,
+        parts,
         dy,
         x if need_dw else nothing,
         w if need_dx else np.zeros(w_shape, dtype=dtype),
-        h,
-        wd,
-        padding[0],
-        padding[2],
-        dilation[0],
-        dilation[1],
-        groups,
-        parts,
-        need_dx,
         dx,
-        need_dw,
         dwp,
+        geom,
+        offs,
+        boffs,
     )
     return (dx if need_dx else None), (dwp.sum(axis=0).astype(dtype) if need_dw else None)
 
