@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from npukernel import tracing as _tracing
+
 _state = {"seed": 0, "rng": np.random.default_rng(0)}
 
 
@@ -49,4 +51,7 @@ def generator() -> np.random.Generator:
 
 def next_seed() -> int:
     """A fresh 63-bit seed from the global generator (for per-launch seeded kernels)."""
-    return int(_state["rng"].integers(0, 2**63 - 1))
+    seed = int(_state["rng"].integers(0, 2**63 - 1))
+    if _tracing.state.tracer is not None:
+        _tracing.fresh_seed(seed)
+    return seed

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from npukernel import device as _devmod
+from npukernel import tracing as _tracing
 from npukernel.device.memory import Storage
 from npukernel.dtypes import ALL, as_dtype
 from npukernel.errors import DTypeError, NpuError
@@ -173,11 +174,15 @@ class Tensor:
     # -- conversion ---------------------------------------------------------------------
     def asnumpy(self) -> np.ndarray:
         """The data as a numpy array (shares memory; copy it before changing it)."""
+        if _tracing.state.tracer is not None:
+            _tracing.read(self, "asnumpy()")
         return self._data
 
     numpy = asnumpy
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if _tracing.state.tracer is not None:
+            _tracing.read(self, "numpy.asarray()")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def item(self) -> Any:
@@ -192,10 +197,14 @@ class Tensor:
             raise ShapeError(
                 f"For 'item', the tensor must have exactly one element, but got shape {self.shape}."
             )
+        if _tracing.state.tracer is not None:
+            _tracing.read(self, "item()")
         return self._data.reshape(-1)[0].item()
 
     def tolist(self) -> Any:
         """Nested Python lists."""
+        if _tracing.state.tracer is not None:
+            _tracing.read(self, "tolist()")
         return self._data.tolist()
 
     def __float__(self) -> float:
@@ -205,6 +214,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if _tracing.state.tracer is not None:
+            _tracing.read(self, "bool()")
         return bool(self.item())
 
     def __len__(self) -> int:

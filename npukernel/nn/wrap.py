@@ -125,7 +125,7 @@ class TrainOneStepCell(Cell):
         """Run forward and backward, update the parameters, return the loss (detached)."""
         loss, grads = self.grad_fn(*inputs)
         if self.sens != 1.0:
-            grads = tuple(Tensor._wrap(g._data * self.sens, g.device) for g in grads)
+            grads = tuple(g * self.sens for g in grads)
         self.optimizer(grads)
         loss = loss[0] if isinstance(loss, tuple) else loss
         loss = loss.detach()

@@ -16,12 +16,13 @@ from typing import Any
 
 from numpy import may_share_memory
 
-from npukernel import autograd
+from npukernel import autograd, tracing
 from npukernel.errors import DeviceError, KernelError, NpuError
 from npukernel.ops.opdef import OpDef
 from npukernel.tensor import Tensor
 
 _mode = autograd._mode
+_trace = tracing.state
 
 
 def _device_of(op: OpDef, inputs: tuple[Tensor, ...]) -> Any:
@@ -104,4 +105,6 @@ def apply(op: OpDef, *inputs: Tensor, **attrs: Any) -> Any:
                 t.requires_grad = True
                 t._node = node
                 t._index = i
+    if _trace.tracer is not None:
+        _trace.tracer.record_op(op, inputs, attrs, tensors, saved)
     return tensors[0] if single else tuple(tensors)

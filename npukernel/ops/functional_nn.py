@@ -13,11 +13,13 @@ Example:
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from npukernel import random as _random
+from npukernel import tracing
 from npukernel.dtypes import as_dtype
 from npukernel.errors import ShapeError, ValueRangeError
 from npukernel.ops import functional as F
@@ -160,12 +162,18 @@ def batch_norm(
     if not training:
         return apply(OPS["batch_norm_eval"], x, running_mean, running_var, weight, bias, eps=eps)
     y, mean, var = apply(OPS["batch_norm_train"], x, weight, bias, eps=eps)
-    rm, rv = running_mean._data, running_var._data
-    rm *= 1 - momentum
-    rm += momentum * mean._data
-    rv *= 1 - momentum
-    rv += momentum * var._data
+    tracing.host_call("running_stats_update", partial(_running_update, momentum),
+                      (mean, var), (running_mean, running_var))  # fmt: skip
     return y
+
+
+def _running_update(momentum: float, mean: np.ndarray, var: np.ndarray, rm: np.ndarray,
+                    rv: np.ndarray) -> None:  # fmt: skip
+    """``running = (1 - momentum) * running + momentum * batch``, in place."""
+    rm *= 1 - momentum
+    rm += momentum * mean
+    rv *= 1 - momentum
+    rv += momentum * var
 
 
 def layer_norm(

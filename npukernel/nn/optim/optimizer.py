@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from npukernel import tracing
 from npukernel.autograd import no_grad
 from npukernel.common.parameter import ParameterTuple
 from npukernel.errors import DTypeError, NpuError, ShapeError, ValueRangeError
@@ -367,6 +368,14 @@ class Optimizer(Cell):
     def construct(self, gradients: Any) -> bool:
         """Update every parameter from its gradient; return True."""
         grads = self._grad_arrays(gradients)
+        if tracing.active() is not None:  # graph mode records the update as one host node
+            tracing.host_call(self._op_name, self._update_arrays, tuple(gradients), ())
+            return True
+        self._update_arrays(*grads)
+        return True
+
+    def _update_arrays(self, *grads: np.ndarray) -> None:
+        """The update itself, on gradient arrays; graph mode replays exactly this."""
         lrs = self._current_lrs()
         self._begin_step()
         fl, arrays = self._cost
@@ -381,11 +390,12 @@ class Optimizer(Cell):
             )
             p._device.record_launch(op, (data.shape,), dtn, fl * data.size, arrays * data.nbytes,
                                     "vector", dt)  # fmt: skip
-        return True
+        self.global_step._data[0] += 1
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Run ``construct`` without recording a tape, then advance ``global_step``."""
         with no_grad():
             out = self.construct(*args, **kwargs)
-        self.global_step._data[0] += 1
+        if type(self).construct is not Optimizer.construct:  # the base update advances it itself
+            self.global_step._data[0] += 1
         return out
