@@ -1,91 +1,55 @@
-"""Training throughput: npukernel PYNATIVE (and GRAPH_MODE once it exists) vs PyTorch eager.
+"""Training throughput: npukernel PYNATIVE and GRAPH_MODE vs PyTorch eager (and MindSpore CPU).
 
 Run from the repository root::
 
     .venv/bin/python benchmarks/train.py [--models mlp,lenet,resnet20] [--chunks 5]
 
-Each framework runs in its own process (their thread pools would fight for the 2 cores),
-2 threads, float32, SGD momentum 0.9, softmax cross-entropy, synthetic data of the right
-shape. After warm-up, the median of ``--chunks`` timed chunks of steps is reported as
-images per second; the ratio is npukernel / PyTorch (above 1: npukernel is faster).
+Each framework, and each npukernel mode, runs in its own process (their thread pools
+would fight for the 2 cores), 2 threads, float32, SGD momentum 0.9, softmax cross-entropy,
+synthetic data of the right shape. The first step is timed on its own (GRAPH_MODE traces
+and compiles there; every side may compile or load kernels); then, after a warm-up chunk,
+the median of ``--chunks`` timed chunks of steps is reported as images per second. Ratios
+are npukernel / PyTorch (above 1: npukernel is faster).
+
+MindSpore runs the same code as npukernel (models.py and this file's child, with the name
+``npukernel`` bound to ``mindspore``) in GRAPH_MODE, from ``.bench-venv/ms-venv``; it is
+created here on first use (``pip install mindspore``) and skipped with a note if that fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_PY = ROOT / ".bench-venv" / "bin" / "python"
-_SLOW_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+from harness import (
+    BENCH_PY,
+    COUNTS,
+    HERE,
+    ROOT,
+    first_call,
+    load_note,
+    median,
+    npukernel_graph,
+    per_chunk,
+    run_child,
+)
+
 CASES = [("mlp", 64), ("mlp", 256), ("lenet", 64), ("resnet20", 64)]
-
-TORCH_SIDE = r"""
-import json, sys, time
-import torch, torch.nn as nn
-torch.set_num_threads(2)
-torch.manual_seed(0)
-cases, chunks = json.loads(sys.argv[1]), int(sys.argv[2])
-
-def mlp():
-    return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-
-def lenet():
-    return nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
-                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(256, 120), nn.ReLU(), nn.Linear(120, 84),
-                         nn.ReLU(), nn.Linear(84, 10))
-
-class Block(nn.Module):
-    def __init__(s, cin, cout, stride):
-        super().__init__()
-        s.c1 = nn.Conv2d(cin, cout, 3, stride, 1); s.b1 = nn.BatchNorm2d(cout)
-        s.c2 = nn.Conv2d(cout, cout, 3, 1, 1); s.b2 = nn.BatchNorm2d(cout)
-        s.down = None if (stride == 1 and cin == cout) else nn.Sequential(nn.Conv2d(cin, cout, 1, stride), nn.BatchNorm2d(cout))
-    def forward(s, x):
-        o = torch.relu(s.b1(s.c1(x))); o = s.b2(s.c2(o))
-        return torch.relu(o + (x if s.down is None else s.down(x)))
-
-def resnet20():
-    layers = [nn.Conv2d(3, 16, 3, 1, 1), nn.BatchNorm2d(16), nn.ReLU()]
-    cin = 16
-    for cout, stride in ((16, 1), (32, 2), (64, 2)):
-        for i in range(3):
-            layers.append(Block(cin, cout, stride if i == 0 else 1)); cin = cout
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
-    return nn.Sequential(*layers)
-
-shapes = {"mlp": (1, 28, 28), "lenet": (1, 28, 28), "resnet20": (3, 32, 32)}
-res = {}
-for name, batch in cases:
-    net = {"mlp": mlp, "lenet": lenet, "resnet20": resnet20}[name]()
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-    lossf = nn.CrossEntropyLoss()
-    x = torch.randn(batch, *shapes[name]); y = torch.randint(0, 10, (batch,))
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = lossf(net(x), y); loss.backward(); opt.step()
-    steps = {"mlp": 100, "lenet": 40, "resnet20": 3}[name]
-    for _ in range(steps): step()
-    ts = []
-    for _ in range(chunks):
-        t = time.perf_counter()
-        for _ in range(steps): step()
-        ts.append((time.perf_counter() - t) / steps)
-    res[f"{name}-b{batch}"] = ts
-print(json.dumps({"torch": torch.__version__, "res": res}))
-"""
-
-STEPS = {"mlp": 100, "lenet": 40, "resnet20": 3}
+MS_VENV = ROOT / ".bench-venv" / "ms-venv"
+MS_PY = MS_VENV / "bin" / "python"
 
 
 def run_npukernel(cases: list, chunks: int, mode: str) -> dict:
+    """The child: first-step and per-step seconds; ``mode`` is pynative, graph or mindspore."""
+    if mode == "mindspore":  # MindSpore's API is the one npukernel copies: run the same code
+        import mindspore
+
+        mindspore.set_context(mode=mindspore.GRAPH_MODE, runtime_num_threads=2)
+        mindspore.set_device("CPU")
+        sys.modules["npukernel"] = mindspore
     sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "benchmarks"))
     import numpy as np
     from models import MODELS
 
@@ -105,17 +69,72 @@ def run_npukernel(cases: list, chunks: int, mode: str) -> dict:
         rng = np.random.default_rng(0)
         x = npk.Tensor(rng.standard_normal((batch, *shape), dtype=np.float32))
         y = npk.Tensor(rng.integers(0, 10, batch).astype(np.int32))
-        steps = STEPS[name]
-        for _ in range(steps):
-            step(x, y)
-        ts = []
-        for _ in range(chunks):
-            t = time.perf_counter()
-            for _ in range(steps):
-                step(x, y)
-            ts.append((time.perf_counter() - t) / steps)
-        res[f"{name}-b{batch}"] = ts
-    return res
+        first = first_call(lambda step=step, x=x, y=y: step(x, y))
+        ts = per_chunk(lambda step=step, x=x, y=y: step(x, y), COUNTS[name][2], chunks)
+        res[f"{name}-b{batch}"] = {"first": first, "compile": _compile_seconds(mode), "ts": ts}
+    return {
+        "version": npk.__version__,
+        "graph_active": npukernel_graph() is not None,
+        "res": res,
+    }
+
+
+def _compile_seconds(mode: str) -> float | None:
+    """npukernel.graph's own compile time of the last signature, where it reports one."""
+    if mode != "graph":
+        return None
+    fn = getattr(npukernel_graph(), "last_compile_seconds", None)
+    return fn() if fn is not None else None
+
+
+def ensure_mindspore() -> str | None:
+    """Create the MindSpore venv when missing; None when usable, else the reason it is not."""
+    if not MS_PY.exists():
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(MS_VENV)], check=True, capture_output=True
+            )
+            subprocess.run([str(MS_PY), "-m", "pip", "install", "-q", "mindspore"], check=True,
+                           capture_output=True, text=True, timeout=600)  # fmt: skip
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
+            tail = (getattr(e, "stderr", None) or str(e)).strip().splitlines()[-1:]
+            return f"pip install mindspore failed: {' '.join(tail)}"
+    return None
+
+
+def report(cases: list, chunks: int, sides: dict) -> None:
+    """Print img/s per side, ratios to PyTorch, and GRAPH_MODE's first step apart."""
+    print(f"\n{load_note()}; medians of {chunks} chunks; img/s; 2 threads, float32")
+    if "GRAPH" in sides and not sides["GRAPH"].get("graph_active"):
+        print("note: npukernel.graph is not there yet, so GRAPH_MODE ran op by op (as PYNATIVE)")
+    cols = list(sides)
+    ratios = [
+        (a, "torch") for a in ("GRAPH", "PYNATIVE", "MindSpore") if a in sides and "torch" in sides
+    ]
+    print(
+        f"{'case':14s}"
+        + "".join(f"{c:>11s}" for c in cols)
+        + "".join(f"{a + '/' + b:>17s}" for a, b in ratios)
+    )
+    for name, batch in cases:
+        key = f"{name}-b{batch}"
+        secs = {c: median(sides[c]["res"][key]["ts"]) for c in cols}
+        line = f"{key:14s}" + "".join(f"{batch / secs[c]:11.0f}" for c in cols)
+        print(line + "".join(f"{secs[b] / secs[a]:17.2f}" for a, b in ratios))
+    print("\nfirst step vs steady step, ms (GRAPH_MODE: the first step traces and compiles)")
+    print(f"{'case':14s}" + "".join(f"{c + ' 1st':>15s}{c + ' step':>15s}" for c in cols))
+    for name, batch in cases:
+        key = f"{name}-b{batch}"
+        r = {c: sides[c]["res"][key] for c in cols}
+        print(
+            f"{key:14s}"
+            + "".join(f"{r[c]['first'] * 1e3:15.1f}{median(r[c]['ts']) * 1e3:15.2f}" for c in cols)
+        )
+    if "GRAPH" in sides:
+        comp = [sides["GRAPH"]["res"][f"{n}-b{b}"]["compile"] for n, b in cases]
+        if any(c is not None for c in comp):
+            print("GRAPH compile (npukernel.graph.last_compile_seconds), s: "
+                  + ", ".join(f"{n}-b{b} {c:.2f}" for (n, b), c in zip(cases, comp) if c is not None))  # fmt: skip
 
 
 def main() -> None:
@@ -123,6 +142,7 @@ def main() -> None:
     ap.add_argument("--models", default="mlp,lenet,resnet20")
     ap.add_argument("--chunks", type=int, default=5)
     ap.add_argument("--side", choices=["all", "npukernel"], default="all")
+    ap.add_argument("--no-mindspore", action="store_true", help="skip the MindSpore column")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     wanted = set(args.models.split(","))
@@ -130,33 +150,34 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_npukernel(cases, args.chunks, args.child)))
         return
-    env = {k: v for k, v in os.environ.items() if k not in _SLOW_ENV}
-    env.setdefault("OMP_NUM_THREADS", "2")
-    results = {}
-    for mode in ("pynative",):
-        out = subprocess.run([sys.executable, __file__, "--models", args.models, "--chunks", str(args.chunks),
-                              "--child", mode], env=env, capture_output=True, text=True, check=True)  # fmt: skip
-        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    torch = None
-    if args.side == "all" and BENCH_PY.exists():
-        out = subprocess.run([str(BENCH_PY), "-c", TORCH_SIDE, json.dumps(cases), str(args.chunks)], env=env,
-                             capture_output=True, text=True, check=True)  # fmt: skip
-        torch = json.loads(out.stdout.strip().splitlines()[-1])
-    import numpy as np
-
-    print(f"load average {os.getloadavg()[0]:.2f}; medians of {args.chunks} chunks; img/s")
-    head = f"{'model':14s} {'PYNATIVE':>10s}"
-    if torch:
-        head += f" {'torch ' + torch['torch']:>18s} {'PYNATIVE/torch':>15s}"
-    print(head)
-    for name, batch in cases:
-        key = f"{name}-b{batch}"
-        ours = batch / float(np.median(results["pynative"][key]))
-        line = f"{key:14s} {ours:10.0f}"
-        if torch:
-            theirs = batch / float(np.median(torch["res"][key]))
-            line += f" {theirs:18.0f} {ours / theirs:15.2f}"
-        print(line)
+    me = [__file__, "--models", args.models, "--chunks", str(args.chunks), "--child"]
+    sides = {"PYNATIVE": run_child([sys.executable, *me, "pynative"]),
+             "GRAPH": run_child([sys.executable, *me, "graph"])}  # fmt: skip
+    if args.side == "all":
+        if BENCH_PY.exists():
+            torch_side = [
+                str(BENCH_PY),
+                str(HERE / "torch_models.py"),
+                "train",
+                json.dumps(cases),
+                str(args.chunks),
+            ]
+            sides["torch"] = run_child(torch_side)
+            if sides["torch"]:
+                print(f"torch {sides['torch']['torch']}")
+        else:
+            print(f"{BENCH_PY} missing: no PyTorch column (see benchmarks/kernels.py to create it)")
+        why = "skipped (--no-mindspore)" if args.no_mindspore else ensure_mindspore()
+        if why is None:
+            sides["MindSpore"] = run_child([str(MS_PY), *me, "mindspore"], timeout=900)
+            why = None if sides["MindSpore"] else "its child failed (stderr above)"
+            if sides["MindSpore"]:
+                print(f"MindSpore {sides['MindSpore']['version']} (GRAPH_MODE, CPU)")
+        if why:
+            print(
+                f"MindSpore: not installable here ({why})" if "pip" in why else f"MindSpore: {why}"
+            )
+    report(cases, args.chunks, {k: v for k, v in sides.items() if v is not None})
 
 
 if __name__ == "__main__":
