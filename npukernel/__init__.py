@@ -7,7 +7,7 @@ Example:
     [[1.0, 0.0]]
 """
 
-from npukernel import common, dataset, device, errors, nn, ops, profiler
+from npukernel import common, dataset, device, errors, graph, nn, ops, profiler
 from npukernel.autograd import enable_grad, grad, no_grad, value_and_grad
 from npukernel.common.parameter import ParameterTuple
 from npukernel.context import GRAPH_MODE, PYNATIVE_MODE, get_context, set_context
@@ -25,6 +25,7 @@ from npukernel.dtypes import (
     single,
     uint8,
 )
+from npukernel.graph import jit
 from npukernel.random import get_seed, set_seed
 from npukernel.tensor import Parameter, Tensor
 
@@ -41,7 +42,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Model", "load_checkpoint", "load_param_into_net", "save_checkpoint", "train",
     "GRAPH_MODE", "PYNATIVE_MODE", "Parameter", "ParameterTuple", "Tensor", "common", "dataset", "nn", "bool_", "device", "double",
-    "enable_grad", "errors", "get_seed", "set_seed", "float16", "float32", "float64", "get_context", "grad", "half",
+    "enable_grad", "errors", "graph", "jit", "get_seed", "set_seed", "float16", "float32", "float64", "get_context", "grad", "half",
     "int8", "int16", "int32", "int64", "no_grad", "ops", "profiler", "set_context", "single",
     "uint8", "value_and_grad",
 ]  # fmt: skip

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 
 class _GradMode(threading.local):
     enabled = True
+    differentiating = (
+        0  # > 0 while value_and_grad runs its function (graph mode must not compile it alone)
+    )
 
 
 _mode = _GradMode()
@@ -286,8 +289,12 @@ def value_and_grad(
                     f"For 'grad', input {p} must be a Tensor to be differentiated, but got {type(a).__name__}."
                 )
             args[p] = a.detach().requires_grad_(True)
-        with enable_grad():
-            out = fn(*args, **kwargs)
+        _mode.differentiating += 1
+        try:
+            with enable_grad():
+                out = fn(*args, **kwargs)
+        finally:
+            _mode.differentiating -= 1
         if isinstance(out, tuple):
             targets = [out[0]] if has_aux else list(out)
         else:

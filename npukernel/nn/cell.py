@@ -29,9 +29,12 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
+from npukernel import autograd, tracing
+from npukernel import context as _context
 from npukernel.common.parameter import ParameterTuple
 from npukernel.dtypes import as_dtype
 from npukernel.errors import DTypeError, NpuError
+from npukernel.graph.jit import bump_phase, jit
 from npukernel.tensor import Parameter, Tensor
 
 _DEFAULT_PARAM_NAME = "Parameter"
@@ -230,6 +233,7 @@ class Cell:
         """Put this cell and every sub-cell in training (``True``) or inference mode."""
         for _, cell in self.cells_and_names():
             cell.__dict__["training"] = bool(mode)
+        bump_phase()  # compiled graphs of the other phase must not be replayed
         return self
 
     def set_grad(self, requires_grad: bool = True) -> Cell:
@@ -257,6 +261,7 @@ class Cell:
             )
         for _, cell in self.cells_and_names():
             cell.__dict__["_mixed_dtype"] = dt
+        bump_phase()
         return self
 
     # -- running ---------------------------------------------------------------------------
@@ -265,7 +270,24 @@ class Cell:
         raise NotImplementedError(f"For '{type(self).__name__}', 'construct' is not defined.")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run ``construct`` (casting float inputs first after ``to_float``)."""
+        """Run ``construct`` (casting float inputs first after ``to_float``).
+
+        In GRAPH_MODE a top-level call (not one inside another compiled call, nor one whose
+        result ``value_and_grad`` will differentiate) is compiled once per input signature
+        by ``npukernel.jit`` and replayed after.
+        """
+        if (
+            _context._settings["mode"] == _context.GRAPH_MODE
+            and tracing.state.tracer is None
+            and not autograd._mode.differentiating
+        ):
+            compiled = self.__dict__.get("_compiled")
+            if compiled is None:
+                compiled = self.__dict__["_compiled"] = jit(self._run, name=self.cls_name)
+            return compiled(*args, **kwargs)
+        return self._run(*args, **kwargs)
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
         dt = self._mixed_dtype
         if dt is not None:
             args = tuple(

@@ -101,7 +101,7 @@ for _name, (_fn, _ref, _domain, _grad) in _UNARY.items():
     register(
         OpDef(
             name=_name, group=UNARY, npu=_npu_unary(_fn), cpu=_cpu(_ref), grad=_grad,
-            examples=_unary_examples(_domain), doc=f"Elementwise {_name}(x).",
+            examples=_unary_examples(_domain), doc=f"Elementwise {_name}(x).", scalar=_fn,
         )
     )  # fmt: skip
 
@@ -111,7 +111,7 @@ def _logical_not_npu(x: np.ndarray) -> np.ndarray:
 
 
 register(OpDef("logical_not", UNARY, _logical_not_npu, lambda x: np.logical_not(x),
-               doc="Elementwise not x (bool result)."))  # fmt: skip
+               doc="Elementwise not x (bool result).", scalar="logical_not"))  # fmt: skip
 
 
 # -- binary --------------------------------------------------------------------------
@@ -212,6 +212,7 @@ for _name, (_fn, _ref, _domain, _grad) in _BINARY.items():
             check=_pow_check if _name == "pow" else None,
             name=_name, group=BINARY, npu=_npu_binary(_fn), cpu=_cpu(_ref), grad=_grad,
             examples=_binary_examples(_domain), doc=f"Elementwise {_name}(x, y) with broadcasting.",
+            scalar=_fn,
         )
     )  # fmt: skip
 
@@ -229,7 +230,7 @@ for _name, _ref in _COMPARE.items():
     register(
         OpDef(
             name=_name, group=BINARY, npu=_npu_binary(_name, out_bool=True), cpu=_cpu_bool(_ref),
-            examples=_binary_examples("any"), doc=f"Elementwise {_name}(x, y) -> bool.",
+            examples=_binary_examples("any"), doc=f"Elementwise {_name}(x, y) -> bool.", scalar=_name,
         )
     )  # fmt: skip
 
@@ -249,7 +250,7 @@ for _name, _ref in _GRADS.items():
     register(
         OpDef(
             name=_name, group=BINARY, npu=_npu_binary(_name), cpu=_cpu(_ref),
-            examples=_binary_examples("any"), doc=f"Fused backward of {_name[:-5]}.",
+            examples=_binary_examples("any"), doc=f"Fused backward of {_name[:-5]}.", scalar=_name,
         )
     )  # fmt: skip
 
@@ -277,7 +278,7 @@ def _where_examples(rng: np.random.Generator) -> list:
 register(
     OpDef(
         "where", TERNARY, deferred(ew, "where"), lambda c, a, b: np.where(c, a, b), grad=_where_grad,
-        diff_inputs=(1, 2), examples=_where_examples, doc="x where condition else y.",
+        diff_inputs=(1, 2), examples=_where_examples, doc="x where condition else y.", scalar="where",
     )
 )  # fmt: skip
 
@@ -299,6 +300,6 @@ register(
         "cast", CAST, _cast_kernel, _cast_kernel, grad=_cast_grad,
         examples=lambda rng: [([rng.standard_normal((3, 4))], {"dtype": np.dtype("float64")}),
                           ([rng.standard_normal((2, 2)) * 3], {"dtype": np.dtype("int32")})],
-        doc="Convert to another dtype.",
+        doc="Convert to another dtype.", scalar="cast",
     )
 )  # fmt: skip

@@ -63,10 +63,24 @@ def _swap(t):
     return F.transpose(t, perm)
 
 
+def _transposed(t) -> bool:
+    """A 2-D operand that is the transpose of a contiguous array (``dense``'s ``w.T``)."""
+    d = t._data
+    return d.ndim == 2 and d.flags.f_contiguous and not d.flags.c_contiguous
+
+
 def _grad(n, dy):
     a, b = n.input(0), n.input(1)
-    da = F.sum_to_shape(F.matmul(dy, _swap(b)), a.shape)
-    db = F.sum_to_shape(F.matmul(_swap(a), dy), b.shape)
+    # For an operand that is w.T, compute (dw.T).T: the product lands in w's own layout,
+    # so the transpose's gradient is a free view and the optimizer reads contiguous memory.
+    if _transposed(b) and dy.ndim == 2:
+        db = _swap(F.matmul(_swap(dy), a))
+    else:
+        db = F.sum_to_shape(F.matmul(_swap(a), dy), b.shape)
+    if _transposed(a) and dy.ndim == 2:
+        da = _swap(F.matmul(b, _swap(dy)))
+    else:
+        da = F.sum_to_shape(F.matmul(dy, _swap(b)), a.shape)
     return da, db
 
 

@@ -131,6 +131,8 @@ class OpDef:
         examples: ``examples(rng) -> list[(arrays, attrs)]`` used by the generated tests.
         bad: ``bad() -> list[(arrays, attrs, error_type)]`` of invalid calls.
         doc: One-line description for the op table.
+        scalar: For elementwise operators, the function in ``kernels/scalar.py`` that
+            computes one element; graph mode's fuser inlines it into fused kernels.
     """
 
     name: str
@@ -147,6 +149,7 @@ class OpDef:
     examples: Callable[[np.random.Generator], list] | None = None
     bad: Callable[[], list] | None = None
     doc: str = ""
+    scalar: str = ""
     unit: str = field(init=False, default="vector")
 
     def __post_init__(self) -> None:

@@ -18,8 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from npukernel.kernels import lazy
 from npukernel.nn._check import non_negative_float
 from npukernel.nn.optim.optimizer import Optimizer
+
+_optim = lazy("npukernel.kernels.optim")
 
 
 class Momentum(Optimizer):
@@ -59,7 +62,12 @@ class Momentum(Optimizer):
             self._cost = (6, 5)
 
     def _update(self, i: int, p: np.ndarray, g: np.ndarray, lr: float) -> None:
-        acc, t, m = self.moments[i]._data, self._buf(i, 1, p), self.momentum
+        acc = self.moments[i]._data
+        if p.dtype.kind == "f" and p.itemsize >= 4 and p.flags.c_contiguous and g.dtype == p.dtype:
+            _optim.momentum(p.reshape(-1), np.ascontiguousarray(g).reshape(-1), acc.reshape(-1),
+                            lr, self.momentum, self.use_nesterov)  # fmt: skip
+            return
+        t, m = self._buf(i, 1, p), self.momentum
         acc *= m
         acc += g
         if self.use_nesterov:

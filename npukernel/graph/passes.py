@@ -1,0 +1,124 @@
+"""Graph passes that do not generate code: dead code, constants, BatchNorm folding.
+
+Each pass takes the graph and the arrays seen while tracing and changes the graph in
+place; ``npukernel.graph.compile`` runs them in this order, then fusion, then memory
+planning::
+
+    fold_constants     node whose inputs are all constants -> its traced result
+    fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
+    eliminate_dead     nodes whose results nobody reads (host updates always stay)
+
+Example:
+    >>> import npukernel as npk
+    >>> from npukernel.graph.tracer import trace
+    >>> tr, _ = trace(lambda x: x * (npk.Tensor(2.0) + 1), (npk.Tensor([1.0]),))
+    >>> fold_constants(tr.graph, tr.trace_arrays)
+    1
+    >>> [n.name for n in tr.graph.nodes]
+    ['mul']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from npukernel.graph.ir import CONST, NODE, Graph, Node, Value
+from npukernel.ops.opdef import OPS, RANDOM
+
+
+def fold_constants(graph: Graph, arrays: dict) -> int:
+    """Replace nodes that read only constants by their (traced) results; return the count."""
+    folded = 0
+    kept = []
+    users = graph.users()
+    for node in graph.nodes:
+        foldable = (
+            node.op is not None
+            and node.op.group != RANDOM
+            and not node.fresh_seed
+            and all(v.kind == CONST for v in node.reads())
+            and (node.saved is None or node.saved.id not in users)
+        )
+        if not foldable:
+            kept.append(node)
+            continue
+        for v in node.outputs:
+            v.kind, v.producer = CONST, None
+            v.const = np.array(arrays[v.id], copy=True)
+            graph.consts.append(v)
+        folded += 1
+    graph.nodes = kept
+    return folded
+
+
+def eliminate_dead(graph: Graph) -> int:
+    """Drop nodes none of whose results are read; return how many were dropped."""
+    live = {v.id for v in graph.outputs}
+    kept: list[Node] = []
+    for node in reversed(graph.nodes):
+        if node.is_host or any(v.id in live for v in node.produces()):
+            kept.append(node)
+            live.update(v.id for v in node.reads())
+    dropped = len(graph.nodes) - len(kept)
+    kept.reverse()
+    graph.nodes = kept
+    return dropped
+
+
+def _op_node(graph: Graph, name: str, inputs: list[Value], attrs: dict, shape: tuple,
+             dtype: str, site: str, device: object) -> Node:  # fmt: skip
+    out = graph.new_value(NODE, shape, dtype)
+    node = Node(name, OPS[name], inputs, attrs, [out], site=site, device=device)
+    out.producer = node
+    return node
+
+
+def fold_batch_norm(graph: Graph) -> int:
+    """Rewrite inference BatchNorm as a per-channel affine the fuser can merge.
+
+    ``batch_norm_eval(x, mean, var, gamma, beta)`` becomes
+    ``x * scale + shift`` with ``scale = gamma * rsqrt(var + eps)`` and
+    ``shift = beta - mean * scale``: two tiny per-channel computations and two
+    elementwise operations that fuse with the ReLU (and residual add) around them, so the
+    activations are read once instead of once per operator. The statistics are read live,
+    so a checkpoint loaded later is still honoured. Returns how many were rewritten.
+    """
+    out: list[Node] = []
+    count = 0
+    for node in graph.nodes:
+        if node.name != "batch_norm_eval" or node.dyn_attrs or node.outputs[0].dtype == "float16":
+            out.append(node)
+            continue
+        out.extend(_affine_from_batch_norm(graph, node))
+        count += 1
+    graph.nodes = out
+    return count
+
+
+def _affine_from_batch_norm(graph: Graph, node: Node) -> list[Node]:
+    x, mean, var, gamma, beta = node.inputs
+    y = node.outputs[0]
+    c = x.shape[1]
+    bshape = (1, c) + (1,) * (len(x.shape) - 2)
+    dt = y.dtype
+    eps = graph.new_value(CONST, (), dt, const=np.array(node.attrs["eps"], dt))
+    graph.consts.append(eps)
+    steps: list[Node] = []
+
+    def emit(name: str, ins: list, shape: tuple, attrs: dict | None = None) -> Value:
+        n = _op_node(graph, name, ins, attrs or {}, shape, dt, node.site, node.device)
+        steps.append(n)
+        return n.outputs[0]
+
+    inv = emit("rsqrt", [emit("add", [var, eps], (c,))], (c,))
+    scale = emit("mul", [gamma, inv], (c,))
+    shift = emit("sub", [beta, emit("mul", [mean, scale], (c,))], (c,))
+    scale4 = emit("reshape", [scale], bshape, {"shape": bshape})
+    shift4 = emit("reshape", [shift], bshape, {"shape": bshape})
+    scaled = emit("mul", [x, scale4], x.shape)
+    last = _op_node(graph, "add", [scaled, shift4], {}, x.shape, dt, node.site, node.device)
+    # the last step takes over the BatchNorm's output value, so its readers are unchanged
+    last.outputs = [y]
+    y.producer = last
+    steps.append(last)
+    return steps
