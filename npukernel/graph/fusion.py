@@ -96,15 +96,23 @@ def fuse(graph: Graph) -> int:
     """Replace each group of two or more fusable nodes by one fused node; return the count."""
     group_of: dict[int, _Group] = {}  # value id -> open group that produced it
     groups: list[_Group] = []
+    order = {id(n): i for i, n in enumerate(graph.nodes)}
     for node in graph.nodes:
         target = None
         if _fusable(node):
             shape = node.outputs[0].shape
             for v in node.inputs:
                 g = group_of.get(v.id)
-                if g is not None and not g.closed and g.shape == shape:
+                if g is None or g.closed or g.shape != shape or g is target:
+                    continue
+                if target is None:
                     target = g
-                    break
+                else:  # two open groups meet here: one kernel for both
+                    target.nodes = sorted(target.nodes + g.nodes, key=lambda n: order[id(n)])
+                    for n in g.nodes:
+                        for o in n.outputs:
+                            group_of[o.id] = target
+                    g.nodes, g.closed = [], True
         if node.is_host:
             for g in groups:
                 g.closed = True

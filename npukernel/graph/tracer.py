@@ -11,8 +11,8 @@ line.
 
 Example:
     >>> import npukernel as npk
-    >>> g, out = trace(lambda x: npk.ops.relu(x) * 2, (npk.Tensor([1.0, -1.0]),))
-    >>> [n.name for n in g.nodes]
+    >>> tr, out = trace(lambda x: npk.ops.relu(x) * 2, (npk.Tensor([1.0, -1.0]),))
+    >>> [n.name for n in tr.graph.nodes]
     ['relu', 'mul']
 """
 
@@ -105,6 +105,8 @@ class Tracer:
                 self.params[id(t)] = v
                 self.graph.params.append(v)
                 self.trace_arrays[v.id] = arr
+                self.by_array[id(arr)] = v  # p.detach() in a gradient rule is still p
+                self.keep.append(arr)
             return v
         v = self.by_array.get(id(t._data))
         if v is not None:

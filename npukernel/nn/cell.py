@@ -34,7 +34,7 @@ from npukernel import context as _context
 from npukernel.common.parameter import ParameterTuple
 from npukernel.dtypes import as_dtype
 from npukernel.errors import DTypeError, NpuError
-from npukernel.graph.jit import bump_phase, jit
+from npukernel.graph.function import bump_phase, jit
 from npukernel.tensor import Parameter, Tensor
 
 _DEFAULT_PARAM_NAME = "Parameter"

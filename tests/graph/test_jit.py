@@ -1,0 +1,276 @@
+"""Graph mode: results match PYNATIVE, fusion decisions, errors, caching, side effects."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import npukernel as npk
+from npukernel import nn, ops
+from npukernel.errors import GraphError
+from npukernel.graph import compile_fn, show
+
+
+@pytest.fixture
+def graph_mode():
+    npk.set_context(mode=npk.GRAPH_MODE)
+    yield
+    npk.set_context(mode=npk.PYNATIVE_MODE)
+
+
+def T(a, dtype=np.float32):  # noqa: N802
+    return npk.Tensor(np.asarray(a, dtype))
+
+
+# -- caching and replay -------------------------------------------------------------------
+def test_replay_computes_new_inputs_and_caches_by_signature(rng):
+    calls = []
+
+    def f(x, y):
+        calls.append(1)
+        return ops.relu(x * y + 1.0).sum(axis=1)
+
+    jf = npk.jit(f)
+    for _ in range(3):
+        x, y = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+        got = jf(T(x), T(y)).asnumpy()
+        np.testing.assert_allclose(got, np.maximum(x * y + 1, 0).sum(1), rtol=1e-5, atol=1e-6)
+    assert jf.compiles == 1 and len(calls) == 1  # traced once, replayed twice
+    jf(T(rng.standard_normal((2, 5))), T(rng.standard_normal((2, 5))))
+    assert jf.compiles == 2  # a new shape is a new signature
+
+
+def test_outputs_are_not_overwritten_by_the_next_run(rng):
+    jf = npk.jit(lambda x: ops.relu(x * 2.0) + 1.0)
+    a = jf(T([1.0, -1.0]))
+    b = jf(T([3.0, -1.0]))
+    c = jf(T([5.0, -1.0]))
+    assert a.asnumpy().tolist() == [3.0, 1.0]
+    assert b.asnumpy().tolist() == [7.0, 1.0]
+    assert c.asnumpy().tolist() == [11.0, 1.0]
+
+
+def test_parameters_are_read_live_and_a_new_shape_recompiles():
+    w = npk.Parameter(T([1.0, 2.0]), name="w")
+    jf = npk.jit(lambda x: x * w)
+    assert jf(T([1.0, 1.0])).asnumpy().tolist() == [1.0, 2.0]
+    w.set_data(np.array([5.0, 6.0], np.float32))
+    assert jf(T([1.0, 1.0])).asnumpy().tolist() == [5.0, 6.0]
+    assert jf.compiles == 1
+    w.set_data(np.array([1.0, 2.0, 3.0], np.float32))
+    assert jf(T([1.0, 1.0, 1.0])).asnumpy().tolist() == [1.0, 2.0, 3.0]
+    assert jf.compiles == 2
+
+
+def test_structured_outputs_keep_their_shape():
+    jf = npk.jit(lambda x: {"a": x + 1.0, "b": (x * 2.0, 3)})
+    out = jf(T([1.0]))
+    out = jf(T([2.0]))
+    assert out["a"].asnumpy().tolist() == [3.0]
+    assert out["b"][0].asnumpy().tolist() == [4.0] and out["b"][1] == 3
+
+
+# -- gradients and training ---------------------------------------------------------------
+def test_jit_value_and_grad_matches_eager(rng):
+    w = npk.Parameter(T(rng.standard_normal((5, 3))), name="w")
+
+    def loss(x):
+        return (ops.tanh(ops.matmul(x, w)) ** 2).mean()
+
+    eager = npk.value_and_grad(loss, grad_position=0, weights=[w])
+    compiled = npk.jit(eager)
+    for _ in range(3):
+        x = T(rng.standard_normal((4, 5)))
+        (v0, (gx0, (gw0,))), (v1, (gx1, (gw1,))) = eager(x), compiled(x)
+        np.testing.assert_allclose(v1.asnumpy(), v0.asnumpy(), rtol=1e-5)
+        np.testing.assert_allclose(gx1.asnumpy(), gx0.asnumpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(gw1.asnumpy(), gw0.asnumpy(), rtol=1e-4, atol=1e-6)
+    assert compiled.compiles == 1
+
+
+class _Net(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, pad_mode="pad", padding=1)
+        self.bn = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool2d(2, 2)
+        self.flat = nn.Flatten()
+        self.fc = nn.Dense(4 * 4 * 4, 3)
+
+    def construct(self, x):
+        return self.fc(self.flat(self.pool(self.relu(self.bn(self.conv(x))))))
+
+
+def _train(mode, steps, x, y):
+    npk.set_context(mode=mode)
+    try:
+        npk.set_seed(3)
+        net = _Net()
+        opt = nn.Momentum(net.trainable_params(), 0.02, 0.9)
+        loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
+        step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt).set_train()
+        losses = [step(x, y).item() for _ in range(steps)]
+        net.set_train(False)
+        pred = net(x).asnumpy()
+        return losses, net, pred, step
+    finally:
+        npk.set_context(mode=npk.PYNATIVE_MODE)
+
+
+def test_train_step_in_graph_mode_matches_pynative(rng):
+    x = T(rng.standard_normal((6, 1, 8, 8)))
+    y = npk.Tensor(rng.integers(0, 3, 6).astype(np.int32))
+    l0, net0, p0, _ = _train(npk.PYNATIVE_MODE, 5, x, y)
+    l1, net1, p1, step = _train(npk.GRAPH_MODE, 5, x, y)
+    np.testing.assert_allclose(l1, l0, rtol=1e-5, atol=1e-6)
+    assert l1[-1] < l1[0]  # it trains
+    for (n0, a), (n1, b) in zip(net0.parameters_and_names(), net1.parameters_and_names()):
+        assert n0 == n1
+        np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-5, atol=1e-6, err_msg=n0)
+    np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-5)  # eval graph: BatchNorm folded
+    assert step._compiled.compiles == 1
+    assert int(step.optimizer.global_step.asnumpy()[0]) == 5  # the update ran every replay
+
+
+# -- fusion decisions ---------------------------------------------------------------------
+def _kernels(fn, *args):
+    c = compile_fn(fn, args, {})
+    return [n.name for n in c.program.graph.nodes], c
+
+
+def test_elementwise_chain_becomes_one_kernel():
+    b = T([1.0, 2.0, 3.0])
+    names, c = _kernels(lambda x: ops.sigmoid(ops.relu(x + b) * 2.0 - 1.0), T(np.ones((4, 3))))
+    assert names == ["fused:add+relu+mul+sub+sigmoid"]
+    assert c.stats["ops"] == 5 and c.stats["fused"] == 1
+
+
+def test_matmul_and_reductions_cut_chains():
+    w = npk.Parameter(T(np.ones((3, 2))), name="w")
+    bias = npk.Parameter(T([1.0, 2.0]), name="b")
+    names, _ = _kernels(lambda x: ops.relu(ops.matmul(x, w) + bias).sum() * 2.0, T(np.ones((4, 3))))
+    assert names == ["matmul", "fused:add+relu", "sum", "mul"]
+
+
+def test_a_value_read_outside_its_group_closes_the_group():
+    def f(x):
+        a = ops.exp(x)
+        s = a.sum()  # reads 'a' between the two elementwise ops
+        return ops.relu(a * 2.0) * 3.0, s
+
+    names, _ = _kernels(f, T(np.ones((4, 3))))
+    assert names == ["exp", "sum", "fused:mul+relu+mul"]
+
+
+def test_constants_fold_and_dead_code_goes():
+    def f(x):
+        k = npk.Tensor(np.float32(2.0)) * 3.0 + 1.0  # constant: folded
+        _unused = ops.exp(x)  # dead: dropped
+        return x * k
+
+    names, c = _kernels(f, T([1.0]))
+    assert names == ["mul"] and c.stats["folded"] == 2 and c.stats["dropped"] == 1
+
+
+def test_fused_kernels_handle_channel_broadcast_and_casts(rng):
+    scale = T(rng.standard_normal((1, 3, 1, 1)))
+    shift = T(rng.standard_normal(3).reshape(1, 3, 1, 1))
+
+    def f(x, m):
+        y = ops.relu(x * scale + shift)
+        return ops.where(m, y, ops.cast(m, npk.float32) - 1.0)
+
+    x = rng.standard_normal((2, 3, 4, 5))
+    m = rng.standard_normal((2, 3, 4, 5)) > 0
+    names, _ = _kernels(f, T(x), npk.Tensor(m))
+    assert len([n for n in names if n.startswith("fused:")]) == 1
+    got = npk.jit(f)(T(x), npk.Tensor(m))
+    ref = np.where(m, np.maximum(x * scale.asnumpy() + shift.asnumpy(), 0), m - 1.0)
+    np.testing.assert_allclose(got.asnumpy(), ref, rtol=1e-5, atol=1e-6)
+
+
+# -- things the tracer refuses --------------------------------------------------------------
+def test_data_dependent_control_flow_names_the_line():
+    def f(x):
+        if x.sum() > 0:  # the line the error must name
+            return x * 2.0
+        return x
+
+    with pytest.raises(GraphError) as err:
+        npk.jit(f)(T([1.0]))
+    msg = str(err.value)
+    assert "test_jit.py:" in msg and "if x.sum() > 0" in msg and "PYNATIVE" in msg
+    line = f.__code__.co_firstlineno + 1
+    assert f"test_jit.py:{line}" in msg
+
+
+def test_fallback_warns_and_runs_eagerly():
+    def f(x):
+        return x * 2.0 if x.sum().item() > 0 else x
+
+    jf = npk.jit(f, fallback=True)
+    with pytest.warns(UserWarning, match="Falling back to PYNATIVE"):
+        assert jf(T([1.0])).asnumpy().tolist() == [2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jf(T([-1.0])).asnumpy().tolist() == [-1.0]  # no second warning, right answer
+
+
+def test_numpy_array_arguments_are_refused():
+    with pytest.raises(GraphError, match="npukernel.Tensor"):
+        npk.jit(lambda x: x)(np.ones(2))
+
+
+# -- cells, phases, randomness ---------------------------------------------------------------
+def test_graph_mode_cells_recompile_when_the_phase_changes(graph_mode):
+    npk.set_seed(0)
+    net = nn.SequentialCell([nn.Dense(4, 4), nn.Dropout(p=0.5)])
+    x = T(np.ones((64, 4)))
+    net.set_train(False)
+    a, b = net(x).asnumpy(), net(x).asnumpy()
+    np.testing.assert_array_equal(a, b)  # eval: dropout off
+    net.set_train(True)
+    c, d = net(x).asnumpy(), net(x).asnumpy()
+    assert (c == 0).any() and not np.array_equal(c, d)  # a fresh mask on every replay
+    assert net._compiled.compiles == 2
+
+
+def test_model_train_in_graph_mode(graph_mode, rng):
+    from npukernel.dataset import NumpySlicesDataset
+
+    x = rng.standard_normal((96, 8)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int32)
+    ds = NumpySlicesDataset({"x": x, "y": y}, shuffle=False).batch(32)
+    npk.set_seed(0)
+    net = nn.SequentialCell([nn.Dense(8, 16), nn.ReLU(), nn.Dense(16, 2)])
+    model = npk.Model(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                      nn.Momentum(net.trainable_params(), 0.1, 0.9), metrics={"acc"})  # fmt: skip
+    model.train(15, ds)
+    assert model.eval(ds)["acc"] > 0.9
+
+
+# -- tools -------------------------------------------------------------------------------
+def test_debug_levels_print_ir_and_code(monkeypatch, capsys):
+    monkeypatch.setenv("NPUKERNEL_DEBUG", "3")
+    npk.jit(lambda x: ops.relu(x + 1.0) * 2.0)(T([1.0]))
+    out = capsys.readouterr().out
+    assert "compiled" in out and "IR as traced" in out and "IR after passes" in out
+    assert "@njit" in out and "def replay" in out
+
+
+def test_show_draws_every_kernel():
+    view = show(lambda x: ops.matmul(x, x) + 1.0, T(np.ones((2, 2))))
+    svg = view.svg()
+    assert svg.startswith("<svg") and svg.count("<rect") == len(view.graph.nodes) == 2
+    assert "matmul" in svg and "graph" in str(view)
+
+
+def test_profiler_reports_compile_apart_from_steps():
+    jf = npk.jit(lambda x: ops.relu(x) * 2.0)
+    with npk.profiler.profile() as prof:
+        jf(T([1.0, -1.0]))
+        jf(T([1.0, -1.0]))
+    ops_seen = set(prof.summary().index)
+    assert any(o.startswith("compile:") for o in ops_seen)
+    assert any(o.startswith("fused:") for o in ops_seen)  # per-kernel records while profiling
