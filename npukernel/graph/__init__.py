@@ -14,8 +14,8 @@ Example:
 """
 
 from npukernel.graph.compiler import Compiled, compile_fn, debug_level
-from npukernel.graph.ir import Graph, Node, Value
 from npukernel.graph.function import JitFunction, bump_phase, jit, last_compile_seconds
+from npukernel.graph.ir import Graph, Node, Value
 from npukernel.graph.show import GraphView, show
 from npukernel.graph.tracer import trace
 

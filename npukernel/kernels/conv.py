@@ -39,7 +39,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, uint64
+
+from npukernel.kernels import blas
 
 __all__ = [
     "conv2d_algo",
@@ -201,26 +203,20 @@ def _dot(a, b):
 
 
 # ---------------------------------------------------------------- im2col / col2im
-# Sequential on purpose: these run between BLAS calls. With numba's default OpenMP layer
-# the workers of a parallel loop keep spinning after it and take the cores from
-# OpenBLAS's threads (and OpenBLAS's spinning workers from numba's): fwd+bwd of the
-# 64x64x16x16 conv took 480-550 ms instead of 45 ms on an idle machine with these three
-# loops parallel. With OMP_WAIT_POLICY=PASSIVE the parallel version was no faster than
-# this one (45-52 ms), so they stay on one thread and BLAS gets both cores.
+# Each thread of :func:`_run_parts` runs these on its own chunk of images, between
+# single-threaded BLAS calls (see :func:`conv2d_forward`). They index flat views with
+# unsigned offsets instead of taking 1-D slices: a slice costs two atomic reference-count
+# updates, which for the short rows of small images (8-24 elements) cost more than the
+# copy (old slice-based version: 1.3 ms for LeNet's first layer, this one 0.5 ms), and
+# unsigned indices spare numba's negative-index wrap-around, which blocks vectorisation.
+
+# A "same" convolution reads each (image, channel, tap) run as one long copy when rows
+# are at least this long; for shorter rows the per-row zeroing of the padding columns
+# after the copy costs more than copying row by row.
+_BLOCK_MIN_OW = 16
 
 
-@njit(cache=True)
-def _zero_columns(row, ow, lo, hi):
-    """Zero ``row[p]`` wherever ``p % ow < lo`` or ``p % ow >= hi`` (``len(row) % ow == 0``)."""
-    for q in range(lo):
-        for e in range(q, row.shape[0], ow):
-            row[e] = 0.0
-    for q in range(hi, ow):
-        for e in range(q, row.shape[0], ow):
-            row[e] = 0.0
-
-
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
     """Columns of images ``n0 .. n0+nb-1``.
 
@@ -231,47 +227,56 @@ def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
 
     When ``sh == sw == 1`` and ``OW == W`` (a "same" convolution), output ``(r, q)`` reads
     input ``(r + i*dh - pt, q + j*dw - pl)``: a constant shift in the flattened plane, so
-    each (n, c, i, j) run is one long copy; the columns that fall in the left/right padding
-    are zeroed afterwards in one strided pass per cols row.
+    each (n, c, i, j) run is one long copy, after which the columns that fall in the
+    left/right padding are zeroed.
     """
     c_in = x.shape[1]
     h = x.shape[2]
     w = x.shape[3]
     xf = x.reshape(-1)
+    cf = cols.reshape(-1)
+    ncol = cols.shape[1]
     ohw = oh * ow
-    block = sh == 1 and sw == 1 and ow == w
+    block = sh == 1 and sw == 1 and ow == w and ow >= _BLOCK_MIN_OW
+    usw = uint64(sw)
     for c in range(c_in):
         for i in range(kh):
             rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
             for j in range(kw):
-                row = cols[(c * kh + i) * kw + j]
                 off = j * dw - pl
                 lo, hi = _valid_range(off, sw, w, ow)
-                r1 = rhi if hi > lo else rlo
+                r1 = rhi if hi > lo else rlo  # rows [rlo, r1) hold real pixels
                 for n in range(nb):
-                    d = n * ohw
+                    d = uint64(((c * kh + i) * kw + j) * ncol + n * ohw)
                     xb = ((n0 + n) * c_in + c) * h * w
-                    _zero(row[d : d + rlo * ow])
-                    _zero(row[d + r1 * ow : d + ohw])
+                    for k in range(uint64(rlo * ow)):
+                        cf[d + k] = 0.0
+                    for k in range(uint64(r1 * ow), uint64(ohw)):
+                        cf[d + k] = 0.0
                     if block and r1 > rlo:
-                        a = d + rlo * ow + lo
-                        b = d + (r1 - 1) * ow + hi
-                        s = xb + (rlo + i * dh - pt) * w + lo + off
-                        _copy(row[a:b], xf[s : s + b - a])
-                    else:
-                        for r in range(rlo, r1):
-                            e = d + r * ow
-                            s = xb + (r * sh + i * dh - pt) * w + off
-                            _zero(row[e : e + lo])
-                            _zero(row[e + hi : e + ow])
-                            _copy(
-                                row[e + lo : e + hi], xf[s + lo * sw : s + (hi - 1) * sw + 1 : sw]
-                            )
-                if block and r1 > rlo and (lo > 0 or hi < ow):
-                    _zero_columns(row, ow, lo, hi)
+                        e = d + uint64(rlo * ow + lo)
+                        s = uint64(xb + (rlo + i * dh - pt) * w + lo + off)
+                        for k in range(uint64((r1 - 1 - rlo) * ow + hi - lo)):
+                            cf[e + k] = xf[s + k]
+                    for r in range(rlo, r1):
+                        e = d + uint64(r * ow)
+                        for q in range(uint64(lo)):
+                            cf[e + q] = 0.0
+                        for q in range(uint64(hi), uint64(ow)):
+                            cf[e + q] = 0.0
+                        if block:
+                            continue
+                        e += uint64(lo)
+                        s = uint64(xb + (r * sh + i * dh - pt) * w + off + lo * sw)
+                        if sw == 1:
+                            for q in range(uint64(hi - lo)):
+                                cf[e + q] = xf[s + q]
+                        else:
+                            for q in range(uint64(hi - lo)):
+                                cf[e + q] = xf[s + q * usw]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0):
     """Scatter-add columns back into images ``dx[n0 .. n0+nb-1]`` (overwritten).
 
@@ -288,39 +293,50 @@ def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0):
     h = dx.shape[2]
     w = dx.shape[3]
     dxf = dx.reshape(-1)
+    cf = cols.reshape(-1)
+    ncol = cols.shape[1]
     ohw = oh * ow
-    nb = cols.shape[1] // ohw
-    block = sh == 1 and sw == 1 and ow == w
-    _zero(dxf[n0 * c_in * h * w : (n0 + nb) * c_in * h * w])
+    nb = ncol // ohw
+    block = sh == 1 and sw == 1 and ow == w and ow >= _BLOCK_MIN_OW
+    usw = uint64(sw)
+    base = uint64(n0 * c_in * h * w)
+    for k in range(uint64(nb * c_in * h * w)):
+        dxf[base + k] = 0.0
     for c in range(c_in):
         for i in range(kh):
             rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
             for j in range(kw):
-                row = cols[(c * kh + i) * kw + j]
                 off = j * dw - pl
                 lo, hi = _valid_range(off, sw, w, ow)
                 if hi == lo or rhi == rlo:
                     continue
-                if block and (lo > 0 or hi < ow):
-                    _zero_columns(row, ow, lo, hi)
                 for n in range(nb):
-                    d = n * ohw
+                    d = uint64(((c * kh + i) * kw + j) * ncol + n * ohw)
                     xb = ((n0 + n) * c_in + c) * h * w
                     if block:
-                        a = d + rlo * ow + lo
-                        b = d + (rhi - 1) * ow + hi
-                        s = xb + (rlo + i * dh - pt) * w + lo + off
-                        _add(dxf[s : s + b - a], row[a:b])
-                    else:
                         for r in range(rlo, rhi):
-                            e = d + r * ow
-                            s = xb + (r * sh + i * dh - pt) * w + off
-                            _add(
-                                dxf[s + lo * sw : s + (hi - 1) * sw + 1 : sw], row[e + lo : e + hi]
-                            )
+                            e = d + uint64(r * ow)
+                            for q in range(uint64(lo)):
+                                cf[e + q] = 0.0
+                            for q in range(uint64(hi), uint64(ow)):
+                                cf[e + q] = 0.0
+                        e = d + uint64(rlo * ow + lo)
+                        s = uint64(xb + (rlo + i * dh - pt) * w + lo + off)
+                        for k in range(uint64((rhi - 1 - rlo) * ow + hi - lo)):
+                            dxf[s + k] += cf[e + k]
+                        continue
+                    for r in range(rlo, rhi):
+                        e = d + uint64(r * ow + lo)
+                        s = uint64(xb + (r * sh + i * dh - pt) * w + off + lo * sw)
+                        if sw == 1:
+                            for q in range(uint64(hi - lo)):
+                                dxf[s + q] += cf[e + q]
+                        else:
+                            for q in range(uint64(hi - lo)):
+                                dxf[s + q * usw] += cf[e + q]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _swap01(src, dst):
     """``dst[a, b, :] = src[b, a, :]``: ``(OC, nb, P) <-> (nb, OC, P)`` for whole runs of P."""
     n_a = dst.shape[0]
@@ -582,9 +598,19 @@ def _run_parts(fn, tasks: int, parts: int, *args) -> None:
         f.result()
 
 
-def _chunk_images(n: int, rows: int, ohw: int, itemsize: int) -> int:
+def _chunking(n: int, rows: int, ohw: int, itemsize: int) -> tuple[int, int, int]:
+    """``(images per chunk, chunks, parts)`` for the im2col path.
+
+    A chunk's column matrix stays near :data:`_CHUNK_BYTES`; the chunks are split evenly
+    over ``parts`` threads (as many as there are numba threads and images).
+    """
     per_image = rows * ohw * itemsize
-    return max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    nb = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    parts = _parts(n)
+    per_part = -(-n // parts)  # images per thread
+    nb = -(-per_part // -(-per_part // nb))  # equal chunks within a thread's share
+    chunks = -(-n // nb)
+    return nb, chunks, min(parts, chunks)
 
 
 def conv2d_forward(
@@ -623,16 +649,40 @@ def conv2d_forward(
         _run_parts(_direct_forward_block, tasks, _parts(tasks), x, w, y, geom, offs)
         return y, _Ctx(algo)
     _, cg, kh, kw = w.shape
-    ocg = oc // groups
     rows = cg * kh * kw
-    ohw = oh * ow
-    nb = _chunk_images(n, groups * rows, ohw, x.itemsize)
-    w3 = w.reshape(groups, ocg, rows)
+    nb, chunks, parts = _chunking(n, groups * rows, oh * ow, x.itemsize)
+    _blas_threads(parts, 2 * y.size * rows)
+    g = (kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
+    w3 = w.reshape(groups, oc // groups, rows)
+    _run_parts(_im2col_forward_part, chunks, parts, x, w3, y, g, nb)
+    return y, _Ctx(algo)
+
+
+def _blas_threads(parts: int, flops: int) -> None:
+    """One BLAS thread when the chunks already run on ``parts > 1`` threads of our own.
+
+    OpenBLAS's own threads spin between calls; on a shared 2-core machine that made small
+    GEMMs many times slower (see ``blas.py``). Splitting the batch over our threads, each
+    calling single-threaded BLAS, keeps the cores busy with im2col/col2im too.
+    """
+    blas.threads_for(0 if parts > 1 else flops)
+
+
+def _im2col_forward_part(x, w3, y, g, nb, p, t0, t1):
+    """Chunks ``t0 .. t1-1`` of the forward: im2col, one GEMM, ``(OC, n, P) -> (n, OC, P)``."""
+    n = x.shape[0]
+    groups, ocg, rows = w3.shape
+    oc = groups * ocg
+    ohw = g[-2] * g[-1]
     y3 = y.reshape(n, oc, ohw)
-    for n0 in range(0, n, nb):
+    for t in range(t0, t1):
+        n0 = t * nb
         m = min(nb, n - n0)
         cols = _workspace("cols", (groups * rows, m * ohw), x.dtype)
-        _im2col(x, n0, m, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
+        _im2col(x, n0, m, *g, cols)
+        if m == 1 and groups == 1:  # straight into y[n0]: (OC, P) is its layout
+            np.matmul(w3[0], cols, out=y3[n0])
+            continue
         out = _workspace("ycols", (oc, m * ohw), x.dtype)
         if groups == 1:
             np.matmul(w3[0], cols, out=out)
@@ -641,7 +691,6 @@ def conv2d_forward(
                 w3, cols.reshape(groups, rows, m * ohw), out=out.reshape(groups, ocg, m * ohw)
             )
         _swap01(out.reshape(oc, m, ohw), y3[n0 : n0 + m])
-    return y, _Ctx(algo)
 
 
 def _direct_forward_block(x, w, y, geom, offs, p, t0, t1):
@@ -712,39 +761,60 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
     oc, cg, kh, kw = w_shape
     ocg = oc // groups
     _, _, oh, ow = dy.shape
-    sh, sw = stride
-    pt, _, pl, _ = padding
-    dh, dw = dilation
     rows = cg * kh * kw
-    ohw = oh * ow
     dtype = dy.dtype
-    nb = _chunk_images(n, groups * rows, ohw, dtype.itemsize)
-    dy3 = dy.reshape(n, oc, ohw)
+    nb, chunks, parts = _chunking(n, groups * rows, oh * ow, dtype.itemsize)
+    _blas_threads(parts, 2 * dy.size * rows)
+    g = (kh, kw, *stride, padding[0], padding[2], *dilation, oh, ow)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
-    dwt = np.zeros((groups, rows, ocg), dtype=dtype) if need_dw else None
+    dwp = np.zeros((parts, groups, rows, ocg), dtype=dtype) if need_dw else None
     # a contiguous W.T: the GEMM ran a little faster than on the transposed view
     w3t = np.ascontiguousarray(w.reshape(groups, ocg, rows).transpose(0, 2, 1)) if need_dx else None
-    part = _workspace("dwpart", (groups, rows, ocg), dtype) if need_dw else None
-    for n0 in range(0, n, nb):
+    _run_parts(_im2col_backward_part, chunks, parts, dy, x, w3t, dx, dwp, g, nb)
+    if need_dw:
+        dwt = dwp[0] if parts == 1 else dwp.sum(axis=0)
+        return dx, np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(oc, cg, kh, kw)
+    return dx, None
+
+
+def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, t0, t1):
+    """Chunks ``t0 .. t1-1`` of the backward; this part's ``dW.T`` accumulates in ``dwp[p]``.
+
+    Per chunk: ``dY`` to ``(OC, n*P)``; ``dW.T += cols @ dY.T`` (columns rebuilt rather
+    than kept from the forward); ``dcols = W.T @ dY``, scattered into ``dx`` by col2im.
+    """
+    n, oc = dy.shape[:2]
+    ohw = g[-2] * g[-1]
+    dy3 = dy.reshape(n, oc, ohw)
+    dtype = dy.dtype
+    for t in range(t0, t1):
+        n0 = t * nb
         m = min(nb, n - n0)
-        dyc = _workspace("dycols", (oc, m * ohw), dtype)
-        _swap01(dy3[n0 : n0 + m], dyc.reshape(oc, m, ohw))
-        dyg = dyc.reshape(groups, ocg, m * ohw)
-        if need_dw:
+        if m == 1:
+            dyc = dy3[n0]
+        else:
+            dyc = _workspace("dycols", (oc, m * ohw), dtype)
+            _swap01(dy3[n0 : n0 + m], dyc.reshape(oc, m, ohw))
+        if dwp is not None:
+            groups, rows, ocg = dwp.shape[1:]
+            dyg = dyc.reshape(groups, ocg, m * ohw)
             cols = _workspace("cols", (groups * rows, m * ohw), dtype)
-            _im2col(x, n0, m, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols)
+            _im2col(x, n0, m, *g, cols)
+            part = _workspace("dwpart", (groups, rows, ocg), dtype)
             np.matmul(cols.reshape(groups, rows, m * ohw), dyg.transpose(0, 2, 1), out=part)
-            dwt += part
-        if need_dx:
+            dwp[p] += part
+        if w3t is not None:
+            groups, rows, ocg = w3t.shape
             dcols = _workspace("dcols", (groups * rows, m * ohw), dtype)
             if groups == 1:
                 np.matmul(w3t[0], dyc, out=dcols)
             else:
-                np.matmul(w3t, dyg, out=dcols.reshape(groups, rows, m * ohw))
-            _col2im(dcols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0)
-    if need_dw:
-        dwt = np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(oc, cg, kh, kw)
-    return dx, dwt
+                np.matmul(
+                    w3t,
+                    dyc.reshape(groups, ocg, m * ohw),
+                    out=dcols.reshape(groups, rows, m * ohw),
+                )
+            _col2im(dcols, *g, dx, n0)
 
 
 def conv2d_backward(

@@ -9,6 +9,7 @@ number of real pixels in the window (``False``).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -109,6 +110,68 @@ def _max_pool_fwd(x, kh, kw, sh, sw, ph, pw, y, idx):
                 ip[r * ow + q] += (r * sh - ph) * w + q * sw - pw
 
 
+# 2x2 windows with stride 2 (LeNet's and most CNNs' pooling) take a vectorised path in two
+# passes: pairs along each row, then pairs of those rows. The general kernel above spends
+# its time in per-window loop set-up and data-dependent branches: 0.6-1 ms for
+# 64x6x24x24, where these two passes take about 0.15 ms. The row-pair pass keeps the
+# value and the index loops apart: with both in one loop, LLVM needed more run-time
+# aliasing checks between the four arrays than it will insert, and left it scalar.
+
+
+@njit(cache=True, inline="always")
+def _better(v, b):
+    """Whether ``v`` replaces the running maximum ``b`` (larger, or a NaN; a NaN stays)."""
+    return ((v > b) | (v != v)) & (b == b)
+
+
+@njit(cache=True)
+def _max_pairs(hm, hk, xf):
+    """``hm[k], hk[k] = max, 0|1`` of ``(xf[2k], xf[2k+1])``, the first maximum winning."""
+    for k in range(hm.shape[0]):
+        a = xf[2 * k]
+        b = xf[2 * k + 1]
+        t = _better(b, a)
+        hm[k] = b if t else a
+        hk[k] = np.int32(t)
+
+
+@njit(cache=True)
+def _max_pool_2x2(x, y, idx, hm, hk):
+    """2x2 stride-2 max pooling of planes with even ``H`` and ``W``.
+
+    The loop (``hm``/``hk`` hold the maximum of each horizontal pair and its column)::
+
+        for n, c, r, q:
+            top, bottom = hm[n, c, 2*r, q], hm[n, c, 2*r + 1, q]
+            y[n, c, r, q] = bottom if better(bottom, top) else top
+            idx[n, c, r, q] = (2*r + (1 if bottom won else 0)) * W + 2*q + hk[...]
+    """
+    w = x.shape[3]
+    ow = y.shape[3]
+    oh = y.shape[2]
+    rows = y.shape[0] * y.shape[1] * oh
+    yf = y.reshape(-1)
+    jf = idx.reshape(-1)
+    _max_pairs(hm, hk, x.reshape(-1))
+    # unsigned offsets: numba then drops its negative-index wraparound, which blocked
+    # vectorisation of these short rows
+    u_ow = numba.uint64(ow)
+    for r in range(numba.uint64(rows)):
+        s0 = r * numba.uint64(2) * u_ow
+        d0 = r * u_ow
+        for q in range(u_ow):
+            a = hm[s0 + q]
+            b = hm[s0 + u_ow + q]
+            yf[d0 + q] = b if _better(b, a) else a
+        # int64 arithmetic on the 0/1 outcome: a select between int32 loads stayed scalar
+        base = 2 * np.int64(r % numba.uint64(oh)) * w
+        for q in range(u_ow):
+            t = np.int64(_better(hm[s0 + u_ow + q], hm[s0 + q]))
+            k0 = np.int64(hk[s0 + q])
+            k1 = np.int64(hk[s0 + u_ow + q]) + w
+            jf[d0 + q] = np.int32(k0 + t * (k1 - k0) + base + 2 * np.int64(q))
+
+
 def max_pool2d_forward(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -139,6 +202,17 @@ def max_pool2d_forward(
     shape = pool2d_output_shape(x.shape, kernel, stride, padding)
     y = np.empty(shape, dtype=x.dtype)
     idx = np.empty(shape, dtype=np.int32)
+    h, w = x.shape[2:]
+    if (
+        tuple(kernel) == (2, 2)
+        and tuple(stride) == (2, 2)
+        and tuple(padding) == (0, 0)
+        and h % 2 == 0
+        and w % 2 == 0
+    ):
+        half = x.size // 2
+        _max_pool_2x2(x, y, idx, np.empty(half, x.dtype), np.empty(half, np.int32))
+        return y, idx
     _max_pool_fwd(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], y, idx)
     return y, idx
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from npukernel.kernels import blas, deferred, lazy
+from npukernel.kernels import deferred, lazy
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import CONV, POOL, OpDef, register
 
@@ -70,13 +70,7 @@ def conv2d_backward_ref(dy, x, w, stride, padding, dilation, groups):
 # -- conv2d --------------------------------------------------------------------------------
 
 
-def _conv_flops(x, w, stride, padding, dilation):
-    _, _, oh, ow = ck.conv2d_output_shape(x.shape, w.shape, stride, padding, dilation)
-    return 2 * x.shape[0] * w.shape[0] * oh * ow * w.shape[1] * w.shape[2] * w.shape[3]
-
-
 def _conv_npu(x, w, stride, padding, dilation, groups):
-    blas.threads_for(_conv_flops(x, w, stride, padding, dilation))
     return ck.conv2d_forward(x, w, stride, padding, dilation, groups)
 
 
@@ -100,7 +94,6 @@ def _conv_grad(n, dy):
 
 
 def _conv_bwd_npu(dy, x, w, ctx, stride, padding, dilation, groups, need_dx, need_dw):
-    blas.threads_for(_conv_flops(x, w, stride, padding, dilation))
     dx, dw = ck.conv2d_backward(dy, x, w, ctx, stride, padding, dilation, groups, need_dx, need_dw)
     return (dx if dx is not None else np.empty(0, x.dtype)), (
         dw if dw is not None else np.empty(0, x.dtype)
