@@ -105,3 +105,33 @@ def npukernel_graph() -> object | None:
     except ImportError:
         return None
     return graph
+
+
+def merge_rounds(rounds: list[dict]) -> dict | None:
+    """Pool the children's results of several rounds: all timed chunks, median first call."""
+    rounds = [r for r in rounds if r]
+    if not rounds:
+        return None
+    out = dict(rounds[0], res={})
+    for key in rounds[0]["res"]:
+        cases = [r["res"][key] for r in rounds]
+        merged = {
+            "first": median([c["first"] for c in cases]),
+            "ts": [t for c in cases for t in c["ts"]],
+        }
+        comp = [c["compile"] for c in cases if c.get("compile") is not None]
+        merged["compile"] = median(comp) if comp else None
+        out["res"][key] = merged
+    return out
+
+
+def run_rounds(children: dict, rounds: int, timeout: float = 600) -> dict:
+    """Run every child (name -> command) once per round, sides taking turns, and pool rounds.
+
+    Taking turns spreads a burst of load from the shared machine over all sides.
+    """
+    got: dict = {name: [] for name in children}
+    for _ in range(rounds):
+        for name, cmd in children.items():
+            got[name].append(run_child(cmd, timeout=timeout))
+    return {name: merge_rounds(rs) for name, rs in got.items()}

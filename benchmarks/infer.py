@@ -6,7 +6,8 @@ Run from the repository root::
 
 For each model of models.py (eval mode: BatchNorm uses its moving statistics), float32,
 2 threads: batch-1 latency (median over single calls, ms) and batch-64 throughput (median
-of ``--chunks`` timed chunks after a warm-up chunk, img/s). npukernel runs under
+of ``--chunks`` timed chunks after a warm-up chunk, img/s); ``--rounds N`` runs every side N
+times, taking turns, and pools the samples. npukernel runs under
 ``set_train(False)`` + ``no_grad`` (what ``Model.predict`` does), PyTorch under
 ``torch.inference_mode``, onnxruntime on the PyTorch twins exported with
 ``torch.onnx.export(dynamo=False)`` (2 intra-op threads, 1 inter-op). Every framework, and
@@ -31,7 +32,7 @@ from harness import (
     npukernel_graph,
     per_call,
     per_chunk,
-    run_child,
+    run_rounds,
 )
 
 BATCHES = (1, 64)
@@ -102,6 +103,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="mlp,lenet,resnet20")
     ap.add_argument("--chunks", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1, help="run every side this many times, in turn")
     ap.add_argument("--side", choices=["all", "npukernel"], default="all")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -109,30 +111,20 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_npukernel(names, args.chunks, args.child)))
         return
-    me = [
-        sys.executable,
-        __file__,
-        "--models",
-        ",".join(names),
-        "--chunks",
-        str(args.chunks),
-        "--child",
-    ]
-    sides = {"PYNATIVE": run_child([*me, "pynative"]), "GRAPH": run_child([*me, "graph"])}
-    if args.side == "all":
-        if BENCH_PY.exists():
-            child = [str(BENCH_PY), str(HERE / "torch_models.py")]
-            sides["torch"] = run_child([*child, "infer", json.dumps(names), str(args.chunks)])
-            sides["onnxrt"] = run_child([*child, "onnx", json.dumps(names), str(args.chunks)])
-            versions = {
-                k: sides[k].get(k if k == "torch" else "onnxruntime")
-                for k in ("torch", "onnxrt")
-                if sides[k]
-            }
-            print("versions:", ", ".join(f"{k} {v}" for k, v in versions.items()))
-        else:
-            print(f"{BENCH_PY} missing: npukernel only (see benchmarks/kernels.py to create it)")
-    report(names, args.chunks, {k: v for k, v in sides.items() if v is not None})
+    me = [sys.executable, __file__, "--models", ",".join(names), "--chunks", str(args.chunks)]
+    children = {"PYNATIVE": [*me, "--child", "pynative"], "GRAPH": [*me, "--child", "graph"]}
+    if args.side == "all" and not BENCH_PY.exists():
+        print(f"{BENCH_PY} missing: npukernel only (see benchmarks/kernels.py to create it)")
+    elif args.side == "all":
+        child = [str(BENCH_PY), str(HERE / "torch_models.py")]
+        children["torch"] = [*child, "infer", json.dumps(names), str(args.chunks)]
+        children["onnxrt"] = [*child, "onnx", json.dumps(names), str(args.chunks)]
+    sides = run_rounds(children, args.rounds)
+    versions = {"torch": "torch", "onnxrt": "onnxruntime"}
+    versions = {k: sides[k][v] for k, v in versions.items() if sides.get(k)}
+    if versions:
+        print("versions:", ", ".join(f"{k} {v}" for k, v in versions.items()))
+    report(names, args.chunks * args.rounds, {k: v for k, v in sides.items() if v is not None})
 
 
 if __name__ == "__main__":

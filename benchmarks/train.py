@@ -8,7 +8,8 @@ Each framework, and each npukernel mode, runs in its own process (their thread p
 would fight for the 2 cores), 2 threads, float32, SGD momentum 0.9, softmax cross-entropy,
 synthetic data of the right shape. The first step is timed on its own (GRAPH_MODE traces
 and compiles there; every side may compile or load kernels); then, after a warm-up chunk,
-the median of ``--chunks`` timed chunks of steps is reported as images per second. Ratios
+the median of ``--chunks`` timed chunks of steps is reported as images per second
+(``--rounds N`` runs every side N times, taking turns, and pools the chunks). Ratios
 are npukernel / PyTorch (above 1: npukernel is faster).
 
 MindSpore runs the same code as npukernel (models.py and this file's child, with the name
@@ -33,7 +34,7 @@ from harness import (
     median,
     npukernel_graph,
     per_chunk,
-    run_child,
+    run_rounds,
 )
 
 CASES = [("mlp", 64), ("mlp", 256), ("lenet", 64), ("resnet20", 64)]
@@ -141,6 +142,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="mlp,lenet,resnet20")
     ap.add_argument("--chunks", type=int, default=5)
+    ap.add_argument("--rounds", type=int, default=1, help="run every side this many times, in turn")
     ap.add_argument("--side", choices=["all", "npukernel"], default="all")
     ap.add_argument("--no-mindspore", action="store_true", help="skip the MindSpore column")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -151,33 +153,31 @@ def main() -> None:
         print(json.dumps(run_npukernel(cases, args.chunks, args.child)))
         return
     me = [__file__, "--models", args.models, "--chunks", str(args.chunks), "--child"]
-    sides = {"PYNATIVE": run_child([sys.executable, *me, "pynative"]),
-             "GRAPH": run_child([sys.executable, *me, "graph"])}  # fmt: skip
+    children = {
+        "PYNATIVE": [sys.executable, *me, "pynative"],
+        "GRAPH": [sys.executable, *me, "graph"],
+    }
+    why = None
     if args.side == "all":
         if BENCH_PY.exists():
-            torch_side = [
-                str(BENCH_PY),
-                str(HERE / "torch_models.py"),
-                "train",
-                json.dumps(cases),
-                str(args.chunks),
-            ]
-            sides["torch"] = run_child(torch_side)
-            if sides["torch"]:
-                print(f"torch {sides['torch']['torch']}")
+            children["torch"] = [str(BENCH_PY), str(HERE / "torch_models.py"), "train", json.dumps(cases),
+                                 str(args.chunks)]  # fmt: skip
         else:
             print(f"{BENCH_PY} missing: no PyTorch column (see benchmarks/kernels.py to create it)")
         why = "skipped (--no-mindspore)" if args.no_mindspore else ensure_mindspore()
         if why is None:
-            sides["MindSpore"] = run_child([str(MS_PY), *me, "mindspore"], timeout=900)
-            why = None if sides["MindSpore"] else "its child failed (stderr above)"
-            if sides["MindSpore"]:
-                print(f"MindSpore {sides['MindSpore']['version']} (GRAPH_MODE, CPU)")
-        if why:
-            print(
-                f"MindSpore: not installable here ({why})" if "pip" in why else f"MindSpore: {why}"
-            )
-    report(cases, args.chunks, {k: v for k, v in sides.items() if v is not None})
+            children["MindSpore"] = [str(MS_PY), *me, "mindspore"]
+    sides = run_rounds(children, args.rounds, timeout=900)
+    if sides.get("torch"):
+        print(f"torch {sides['torch']['torch']}")
+    if "MindSpore" in sides:
+        if sides["MindSpore"]:
+            print(f"MindSpore {sides['MindSpore']['version']} (GRAPH_MODE, CPU)")
+        else:
+            why = "its child failed (stderr above)"
+    if why:
+        print(f"MindSpore: not installable here ({why})" if "pip" in why else f"MindSpore: {why}")
+    report(cases, args.chunks * args.rounds, {k: v for k, v in sides.items() if v is not None})
 
 
 if __name__ == "__main__":
