@@ -10,7 +10,7 @@ Example:
     ascend910 32 GiB
 """
 
-from npukernel.device import cost, formats, profiles
+from npukernel.device import cost, formats, host_allocator, profiles
 from npukernel.device.core import (
     MAX_RECORDS,
     RECORD_FIELDS,
@@ -55,3 +55,5 @@ __all__ = [
     "to_fractal_nz",
     "usage_all",
 ]
+
+host_allocator.tune()

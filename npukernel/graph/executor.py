@@ -126,7 +126,13 @@ class Program:
                 else:
                     lines.append(f"{_name(v, inputs)} = B{b}")
                     out_args.append(f"F{b}")
-            in_args = [f"{_name(v, inputs)}.reshape(-1)" for v in node.inputs]
+            in_args = []
+            for v in node.inputs:
+                if v.kind == CONST:  # flattened once, here
+                    ns[f"cf{v.id}"] = np.ascontiguousarray(v.const).reshape(-1)
+                    in_args.append(f"cf{v.id}")
+                else:
+                    in_args.append(f"{_name(v, inputs)}.reshape(-1)")
             call = ", ".join(fk.call_args() + out_args + in_args + fk.tail_args())
             lines.append(f"fk{j}({call})")
             return lines

@@ -93,7 +93,8 @@ class _Group:
 
 
 def fuse(graph: Graph) -> int:
-    """Replace each group of two or more fusable nodes by one fused node; return the count."""
+    """Replace each group of fusable nodes by one generated kernel; return how many groups
+    fused two or more nodes."""
     group_of: dict[int, _Group] = {}  # value id -> open group that produced it
     groups: list[_Group] = []
     order = {id(n): i for i, n in enumerate(graph.nodes)}
@@ -127,7 +128,9 @@ def fuse(graph: Graph) -> int:
             target.nodes.append(node)
             for v in node.outputs:
                 group_of[v.id] = target
-    chosen = {id(n): g for g in groups if len(g.nodes) > 1 for n in g.nodes}
+    # a lone elementwise node becomes a one-node kernel too: the generated call skips the
+    # eager kernel's per-call broadcast analysis (several microseconds on small tensors)
+    chosen = {id(n): g for g in groups if g.nodes for n in g.nodes}
     if not chosen:
         return 0
     users = graph.users()
@@ -140,7 +143,7 @@ def fuse(graph: Graph) -> int:
         elif node is g.nodes[-1]:
             new_nodes.append(_fused_node(g.nodes, users, outputs))
     graph.nodes = new_nodes
-    return len({id(g) for g in chosen.values()})
+    return sum(1 for g in groups if len(g.nodes) > 1)
 
 
 def _fused_node(nodes: list[Node], users: dict, graph_outputs: set) -> Node:
