@@ -14,7 +14,7 @@ are npukernel / PyTorch (above 1: npukernel is faster).
 
 MindSpore runs the same code as npukernel (models.py and this file's child, with the name
 ``npukernel`` bound to ``mindspore``) in GRAPH_MODE, from ``.bench-venv/ms-venv``; it is
-created here on first use (``pip install mindspore``) and skipped with a note if that fails.
+created here on first use (``pip install mindspore==2.10.0``, about a minute) and skipped with a note if that fails.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def ensure_mindspore() -> str | None:
             subprocess.run(
                 [sys.executable, "-m", "venv", str(MS_VENV)], check=True, capture_output=True
             )
-            subprocess.run([str(MS_PY), "-m", "pip", "install", "-q", "mindspore"], check=True,
+            subprocess.run([str(MS_PY), "-m", "pip", "install", "-q", "mindspore==2.10.0"], check=True,
                            capture_output=True, text=True, timeout=600)  # fmt: skip
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as e:
             tail = (getattr(e, "stderr", None) or str(e)).strip().splitlines()[-1:]
