@@ -58,6 +58,9 @@ __all__ = [
 # 2 MB was fastest too.
 _CHUNK_BYTES = 2 << 20
 
+# Chunks per thread when the batch is split over threads (see :func:`_chunking`).
+_CHUNKS_PER_THREAD = 4
+
 # Scratch buffers larger than this are not kept between calls (one image of a big
 # convolution can need more than a chunk).
 _MAX_CACHED_BYTES = 64 << 20
@@ -574,6 +577,14 @@ _pool_lock = threading.Lock()
 _pool: tuple[int, ThreadPoolExecutor] | None = None
 
 
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child has no threads
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)))
+        return _pool[1]
+
+
 def _run_parts(fn, tasks: int, parts: int, *args) -> None:
     """Run ``fn(*args, p, t0, t1)`` for ``parts`` blocks ``[t0, t1)`` of ``range(tasks)``.
 
@@ -583,34 +594,50 @@ def _run_parts(fn, tasks: int, parts: int, *args) -> None:
     numba's parallel passes (the direct conv kernels: 5-6 s cold instead of 11-12, same
     run time for depthwise 64x32x32x32 k3).
     """
-    global _pool
     bounds = [(p * tasks // parts, (p + 1) * tasks // parts) for p in range(parts)]
     if parts == 1:
         fn(*args, 0, *bounds[0])
         return
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():  # a forked child has no threads
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)))
-        pool = _pool[1]
+    pool = _thread_pool()
     futures = [pool.submit(fn, *args, p, *bounds[p]) for p in range(1, parts)]
     fn(*args, 0, *bounds[0])
     for f in futures:
         f.result()
 
 
-def _chunking(n: int, rows: int, ohw: int, itemsize: int) -> tuple[int, int, int]:
-    """``(images per chunk, chunks, parts)`` for the im2col path.
+def _run_shared(fn, tasks: int, parts: int, *args) -> None:
+    """Run ``fn(*args, p, todo)`` on ``parts`` threads that share one iterator of tasks.
 
-    A chunk's column matrix stays near :data:`_CHUNK_BYTES`; the chunks are split evenly
-    over ``parts`` threads (as many as there are numba threads and images).
+    Each thread takes the next task when it is free (``next`` on a range iterator is
+    atomic under the GIL), so a thread that the OS deschedules on a busy machine does
+    not hold back a fixed half of the work.
+    """
+    todo = iter(range(tasks))
+    if parts == 1:
+        fn(*args, 0, todo)
+        return
+    pool = _thread_pool()
+    futures = [pool.submit(fn, *args, p, todo) for p in range(1, parts)]
+    fn(*args, 0, todo)
+    for f in futures:
+        f.result()
+
+
+def _chunking(n: int, rows: int, ohw: int, itemsize: int) -> tuple[int, int, int]:
+    """``(images per chunk, chunks, threads)`` for the im2col path.
+
+    A chunk's column matrix stays under :data:`_CHUNK_BYTES`, and each thread gets
+    several chunks (:data:`_CHUNKS_PER_THREAD`) so that the shared queue can even out a
+    thread that the OS holds back.
     """
     per_image = rows * ohw * itemsize
-    nb = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
     parts = _parts(n)
-    per_part = -(-n // parts)  # images per thread
-    nb = -(-per_part // -(-per_part // nb))  # equal chunks within a thread's share
+    nb = max(1, min(n, _CHUNK_BYTES // max(per_image, 1)))
+    if parts > 1:
+        nb = min(nb, max(1, n // (parts * _CHUNKS_PER_THREAD)))
     chunks = -(-n // nb)
-    return nb, chunks, min(parts, chunks)
+    nb = -(-n // chunks)  # the same chunk count, sizes as equal as possible
+    return nb, -(-n // nb), min(parts, chunks)
 
 
 def conv2d_forward(
@@ -654,7 +681,7 @@ def conv2d_forward(
     _blas_threads(parts, 2 * y.size * rows)
     g = (kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
     w3 = w.reshape(groups, oc // groups, rows)
-    _run_parts(_im2col_forward_part, chunks, parts, x, w3, y, g, nb)
+    _run_shared(_im2col_forward_part, chunks, parts, x, w3, y, g, nb)
     return y, _Ctx(algo)
 
 
@@ -668,14 +695,14 @@ def _blas_threads(parts: int, flops: int) -> None:
     blas.threads_for(0 if parts > 1 else flops)
 
 
-def _im2col_forward_part(x, w3, y, g, nb, p, t0, t1):
-    """Chunks ``t0 .. t1-1`` of the forward: im2col, one GEMM, ``(OC, n, P) -> (n, OC, P)``."""
+def _im2col_forward_part(x, w3, y, g, nb, p, todo):
+    """The chunks this thread takes from ``todo``, forward: im2col, one GEMM, ``(OC, n, P) -> (n, OC, P)``."""
     n = x.shape[0]
     groups, ocg, rows = w3.shape
     oc = groups * ocg
     ohw = g[-2] * g[-1]
     y3 = y.reshape(n, oc, ohw)
-    for t in range(t0, t1):
+    for t in todo:
         n0 = t * nb
         m = min(nb, n - n0)
         cols = _workspace("cols", (groups * rows, m * ohw), x.dtype)
@@ -770,15 +797,15 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
     dwp = np.zeros((parts, groups, rows, ocg), dtype=dtype) if need_dw else None
     # a contiguous W.T: the GEMM ran a little faster than on the transposed view
     w3t = np.ascontiguousarray(w.reshape(groups, ocg, rows).transpose(0, 2, 1)) if need_dx else None
-    _run_parts(_im2col_backward_part, chunks, parts, dy, x, w3t, dx, dwp, g, nb)
+    _run_shared(_im2col_backward_part, chunks, parts, dy, x, w3t, dx, dwp, g, nb)
     if need_dw:
         dwt = dwp[0] if parts == 1 else dwp.sum(axis=0)
         return dx, np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(oc, cg, kh, kw)
     return dx, None
 
 
-def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, t0, t1):
-    """Chunks ``t0 .. t1-1`` of the backward; this part's ``dW.T`` accumulates in ``dwp[p]``.
+def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, todo):
+    """The chunks this thread takes from ``todo``, backward; this part's ``dW.T`` accumulates in ``dwp[p]``.
 
     Per chunk: ``dY`` to ``(OC, n*P)``; ``dW.T += cols @ dY.T`` (columns rebuilt rather
     than kept from the forward); ``dcols = W.T @ dY``, scattered into ``dx`` by col2im.
@@ -787,7 +814,7 @@ def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, t0, t1):
     ohw = g[-2] * g[-1]
     dy3 = dy.reshape(n, oc, ohw)
     dtype = dy.dtype
-    for t in range(t0, t1):
+    for t in todo:
         n0 = t * nb
         m = min(nb, n - n0)
         if m == 1:

@@ -239,6 +239,22 @@ def test_max_pool_nan_and_ties():
     assert np.isnan(y[0, 0, 0, 1]) and idx[0, 0, 0, 1] == 7
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 4, 6, 8), (2, 3, 2, 2), (1, 2, 24, 24)])
+def test_max_pool_2x2_path_matches_general_kernel(shape, dtype):
+    # values from a small set, so windows hold ties; some NaNs, some -inf
+    r = rng(7)
+    x = r.integers(-3, 3, size=shape).astype(dtype)
+    x[r.random(shape) < 0.05] = np.nan
+    x[r.random(shape) < 0.05] = -np.inf
+    y, idx = pool.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    y_ref = np.empty_like(y)
+    idx_ref = np.empty_like(idx)
+    pool._max_pool_fwd(x, 2, 2, 2, 2, 0, 0, y_ref, idx_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
+
+
 @pytest.mark.parametrize("k,s,p", POOL_CASES)
 @pytest.mark.parametrize("include_pad", [True, False])
 def test_avg_pool(k, s, p, include_pad):
