@@ -1,4 +1,8 @@
-"""Conv2d forward and forward+backward: npukernel's kernels against PyTorch CPU.
+"""Conv2d, max-pool and batch-norm kernels, forward and forward+backward, against PyTorch CPU.
+
+The cases are the layers of the training benchmarks' models (LeNet-5 and ResNet-20 at
+batch 64) plus one larger convolution; ``--only TEXT`` keeps the cases whose name
+contains TEXT (``--only lenet``, ``--only r20``).
 
 Run from the repository root with the main venv::
 
@@ -42,31 +46,59 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH_PY = ROOT / ".bench-venv" / "bin" / "python"
 PAUSE_S = 0.3  # longer than the spin-wait of idle OpenMP / OpenBLAS workers
 
-# (name, N, C, H=W, OC, kernel, padding)
-SHAPES = [
-    ("b64 3->16 32x32 k3p1", 64, 3, 32, 16, 3, 1),
-    ("b64 64->64 16x16 k3p1", 64, 64, 16, 64, 3, 1),
+# Convolutions: (name, N, C, H=W, OC, kernel, stride, padding). The first layer of each
+# model (input channels 1 or 3) needs no input gradient, as in training.
+CONVS = [
+    ("lenet c1 1->6 28 k5", 64, 1, 28, 6, 5, 1, 0),
+    ("lenet c2 6->16 12 k5", 64, 6, 12, 16, 5, 1, 0),
+    ("r20 3->16 32 k3", 64, 3, 32, 16, 3, 1, 1),
+    ("r20 16->16 32 k3", 64, 16, 32, 16, 3, 1, 1),
+    ("r20 16->32 32 k3 s2", 64, 16, 32, 32, 3, 2, 1),
+    ("r20 32->32 16 k3", 64, 32, 16, 32, 3, 1, 1),
+    ("r20 32->64 16 k3 s2", 64, 32, 16, 64, 3, 2, 1),
+    ("r20 64->64 8 k3", 64, 64, 8, 64, 3, 1, 1),
+    ("r20 16->32 32 k1 s2", 64, 16, 32, 32, 1, 2, 0),
+    ("r20 32->64 16 k1 s2", 64, 32, 16, 64, 1, 2, 0),
+    ("b64 64->64 16x16 k3p1", 64, 64, 16, 64, 3, 1, 1),
 ]
+# 2x2 stride-2 max pooling (LeNet): (name, shape)
+POOLS = [("lenet pool1", (64, 6, 24, 24)), ("lenet pool2", (64, 16, 8, 8))]
+# batch norm in training mode (ResNet-20): (name, shape)
+NORMS = [("r20 bn 16x32", (64, 16, 32, 32)), ("r20 bn 32x16", (64, 32, 16, 16)),
+         ("r20 bn 64x8", (64, 64, 8, 8))]  # fmt: skip
+CASES = [("conv", *c) for c in CONVS] + [("pool", *c) for c in POOLS] + [("bn", *c) for c in NORMS]
 
 TORCH_WORKER = r"""
 import json, sys, time
 import torch
+import torch.nn.functional as F
 torch.set_num_threads(2)
 cases = {}
-for name, n, c, h, oc, k, p in json.loads(sys.argv[1]):
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(n, c, h, h, generator=g, requires_grad=True)
-    conv = torch.nn.Conv2d(c, oc, k, padding=p, bias=False)
-    dy = torch.randn(n, oc, h + 2 * p - k + 1, h + 2 * p - k + 1, generator=g)
+g = torch.Generator().manual_seed(0)
+for kind, name, *spec in json.loads(sys.argv[1]):
+    if kind == "conv":
+        n, c, h, oc, k, s, p = spec
+        x = torch.randn(n, c, h, h, generator=g, requires_grad=c not in (1, 3))
+        mod = torch.nn.Conv2d(c, oc, k, stride=s, padding=p, bias=False)
+    elif kind == "pool":
+        x = torch.randn(*spec[0], generator=g, requires_grad=True)
+        mod = lambda t: F.max_pool2d(t, 2, 2)
+    else:
+        x = torch.randn(*spec[0], generator=g, requires_grad=True)
+        mod = torch.nn.BatchNorm2d(spec[0][1]).train()
+    with torch.no_grad():
+        dy = torch.randn(mod(x).shape, generator=g)
+    params = list(mod.parameters()) if isinstance(mod, torch.nn.Module) else []
 
-    def fwd(x=x, conv=conv):
+    def fwd(x=x, mod=mod):
         with torch.no_grad():
-            conv(x)
+            mod(x)
 
-    def fwd_bwd(x=x, conv=conv, dy=dy):
+    def fwd_bwd(x=x, mod=mod, dy=dy, params=params):
         x.grad = None
-        conv.weight.grad = None
-        conv(x).backward(dy)
+        for q in params:
+            q.grad = None
+        mod(x).backward(dy)
 
     cases[name] = {"fwd": fwd, "fwd_bwd": fwd_bwd}
     for fn in cases[name].values():
@@ -86,26 +118,66 @@ for line in sys.stdin:
 """
 
 
-def npukernel_cases() -> dict[str, dict]:
-    sys.path.insert(0, str(ROOT))
+def _conv_case(rng, n, c, h, oc, k, s, p):
     from npukernel.kernels.conv import conv2d_backward, conv2d_forward
 
+    x = rng.standard_normal((n, c, h, h), dtype=np.float32)
+    w = rng.standard_normal((oc, c, k, k), dtype=np.float32)
+    args = ((s, s), (p, p, p, p), (1, 1), 1)
+    dy = rng.standard_normal(conv2d_forward(x, w, *args)[0].shape, dtype=np.float32)
+    need_dx = c not in (1, 3)
+
+    def fwd():
+        conv2d_forward(x, w, *args)
+
+    def fwd_bwd():
+        _, ctx = conv2d_forward(x, w, *args)
+        conv2d_backward(dy, x, w, ctx, *args, need_dx=need_dx)
+
+    return fwd, fwd_bwd
+
+
+def _pool_case(rng, shape):
+    from npukernel.kernels.pool import max_pool2d_backward, max_pool2d_forward
+
+    x = rng.standard_normal(shape, dtype=np.float32)
+    dy = rng.standard_normal(max_pool2d_forward(x, (2, 2), (2, 2))[0].shape, dtype=np.float32)
+
+    def fwd():
+        max_pool2d_forward(x, (2, 2), (2, 2))
+
+    def fwd_bwd():
+        _, idx = max_pool2d_forward(x, (2, 2), (2, 2))
+        max_pool2d_backward(dy, idx, shape)
+
+    return fwd, fwd_bwd
+
+
+def _bn_case(rng, shape):
+    from npukernel.kernels.norm import batch_norm_backward, batch_norm_train_forward
+
+    x = rng.standard_normal(shape, dtype=np.float32)
+    gamma = np.ones(shape[1], np.float32)
+    beta = np.zeros(shape[1], np.float32)
+    dy = rng.standard_normal(shape, dtype=np.float32)
+
+    def fwd():
+        batch_norm_train_forward(x, gamma, beta, 1e-5, return_var=True)
+
+    def fwd_bwd():
+        _, mean, invstd, _ = batch_norm_train_forward(x, gamma, beta, 1e-5, return_var=True)
+        batch_norm_backward(dy, x, gamma, mean, invstd)
+
+    return fwd, fwd_bwd
+
+
+def npukernel_cases(selected) -> dict[str, dict]:
+    sys.path.insert(0, str(ROOT))
+    make = {"conv": _conv_case, "pool": _pool_case, "bn": _bn_case}
     cases = {}
     rng = np.random.default_rng(0)
-    for name, n, c, h, oc, k, p in SHAPES:
-        x = rng.standard_normal((n, c, h, h), dtype=np.float32)
-        w = rng.standard_normal((oc, c, k, k), dtype=np.float32)
-        args = ((1, 1), (p, p, p, p), (1, 1), 1)
-        y, _ = conv2d_forward(x, w, *args)
-        dy = rng.standard_normal(y.shape, dtype=np.float32)
-
-        def fwd(x=x, w=w, args=args):
-            conv2d_forward(x, w, *args)
-
-        def fwd_bwd(x=x, w=w, dy=dy, args=args):
-            _, ctx = conv2d_forward(x, w, *args)
-            conv2d_backward(dy, x, w, ctx, *args)
-
+    for kind, name, *spec in selected:
+        fwd, fwd_bwd = make[kind](rng, *spec)
         cases[name] = {"fwd": fwd, "fwd_bwd": fwd_bwd}
         for fn in cases[name].values():
             for _ in range(3):
@@ -126,10 +198,10 @@ def _time(fn, n: int) -> list[float]:
 class TorchWorker:
     """The PyTorch side: a subprocess answering ``{"shape", "pass", "n"}`` requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, selected) -> None:
         env = {k: v for k, v in os.environ.items() if k not in _SLOW_ENV}
         self.proc = subprocess.Popen(
-            [str(BENCH_PY), "-c", TORCH_WORKER, json.dumps(SHAPES)],
+            [str(BENCH_PY), "-c", TORCH_WORKER, json.dumps(selected)],
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -152,15 +224,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=9, help="timed calls per case and side")
     ap.add_argument("--block", type=int, default=3, help="consecutive calls per turn")
     ap.add_argument("--no-torch", action="store_true", help="time npukernel only")
+    ap.add_argument("--only", default="", help="cases whose name contains this text")
     args = ap.parse_args()
     if args.repeats < 7:
         ap.error("--repeats must be at least 7")
-    ours = npukernel_cases()
-    torch = None if args.no_torch else TorchWorker()
+    selected = [c for c in CASES if args.only in c[1]]
+    ours = npukernel_cases(selected)
+    torch = None if args.no_torch else TorchWorker(selected)
     res: dict = {}
     load0 = os.getloadavg()[0]
     try:
-        for name, *_ in SHAPES:
+        for _, name, *_ in selected:
             for pass_ in ("fwd", "fwd_bwd"):
                 mine: list[float] = []
                 theirs: list[float] = []
@@ -181,7 +255,7 @@ def main() -> None:
     )
     if torch is not None:
         print(f"torch {torch.info['torch']} with {torch.info['threads']} threads")
-    print(f"{'shape':24s} {'pass':8s} {'npukernel ms':>12s} {'torch ms':>9s} {'ratio':>6s}")
+    print(f"{'case':24s} {'pass':8s} {'npukernel ms':>12s} {'torch ms':>9s} {'ratio':>6s}")
     for (name, pass_), (mine, theirs) in res.items():
         ours_ms = 1e3 * float(np.median(mine))
         if theirs:
@@ -190,6 +264,17 @@ def main() -> None:
             print(f"{name:24s} {pass_:8s} {ours_ms:12.2f} {torch_ms:9.2f} {ratio:6.2f}")
         else:
             print(f"{name:24s} {pass_:8s} {ours_ms:12.2f}")
+    for model in ("lenet", "r20"):  # the layers of one training step, once each
+        rows = [
+            (m, t) for (name, pass_), (m, t) in res.items() if pass_ == "fwd_bwd" and model in name
+        ]
+        if rows:
+            ours_ms = sum(1e3 * float(np.median(m)) for m, _ in rows)
+            line = f"{model + ' layers, sum':24s} {'fwd_bwd':8s} {ours_ms:12.2f}"
+            if all(t for _, t in rows):
+                torch_ms = sum(1e3 * float(np.median(t)) for _, t in rows)
+                line += f" {torch_ms:9.2f} {torch_ms / ours_ms:6.2f}"
+            print(line)
 
 
 if __name__ == "__main__":
