@@ -14,12 +14,18 @@ Example:
 """
 
 from npukernel.graph.compiler import Compiled, compile_fn, debug_level
-from npukernel.graph.function import JitFunction, bump_phase, jit, last_compile_seconds
+from npukernel.graph.function import (
+    JitFunction,
+    bump_phase,
+    compiled,
+    jit,
+    last_compile_seconds,
+)
 from npukernel.graph.ir import Graph, Node, Value
 from npukernel.graph.show import GraphView, show
 from npukernel.graph.tracer import trace
 
 __all__ = [
     "Compiled", "Graph", "GraphView", "JitFunction", "Node", "Value", "bump_phase",
-    "compile_fn", "debug_level", "jit", "last_compile_seconds", "show", "trace",
+    "compile_fn", "compiled", "debug_level", "jit", "last_compile_seconds", "show", "trace",
 ]  # fmt: skip

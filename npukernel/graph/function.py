@@ -194,3 +194,29 @@ def jit(fn: Callable | None = None, *, fallback: bool = False, fusion: bool = Tr
     if fn is None:
         return lambda f: JitFunction(f, fallback, fusion, name)
     return JitFunction(fn, fallback, fusion, name)
+
+
+def compiled(target: Any, *args: Any, **kwargs: Any) -> Compiled | None:
+    """The compiled entry a JitFunction or a GRAPH_MODE Cell has for these arguments.
+
+    Args:
+        target: A :class:`JitFunction` or a Cell that has been called in GRAPH_MODE.
+        *args: Arguments of the signature to look up (as they would be passed).
+        **kwargs: Keyword arguments of the signature.
+
+    Returns:
+        The :class:`~npukernel.graph.compiler.Compiled` (its ``stats``, ``program.graph``,
+        ``program.source``), or None if that signature has not been compiled.
+
+    Example:
+        >>> import npukernel as npk
+        >>> f = npk.jit(lambda x: x * 2.0)
+        >>> _ = f(npk.Tensor([1.0]))
+        >>> compiled(f, npk.Tensor([5.0])).stats["kernels"]
+        1
+    """
+    if not isinstance(target, JitFunction):
+        target = getattr(target, "__dict__", {}).get("_compiled")
+        if target is None:
+            return None
+    return target.compiled(*args, **kwargs)

