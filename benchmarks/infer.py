@@ -12,7 +12,9 @@ times, taking turns, and pools the samples. npukernel runs under
 ``torch.inference_mode``, onnxruntime on the PyTorch twins exported with
 ``torch.onnx.export(dynamo=False)`` (2 intra-op threads, 1 inter-op). Every framework, and
 each npukernel mode, runs in its own process. Ratios are speed ratios (their time / our
-time): above 1, npukernel is faster. Weights are random on both sides.
+time): above 1, npukernel is faster. Weights are random on both sides. The onnxruntime
+column needs ``.bench-venv/bin/pip install onnxruntime onnx``; a side that fails is left
+out with its error on stderr.
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def report(names: list, chunks: int, sides: dict) -> None:
     """Print the latency and throughput tables with speed ratios."""
     cols = list(sides)
     print(
-        f"\n{load_note()}; medians; 2 threads, float32; ratios = speed ratios (>1: npukernel faster)"
+        f"\n{load_note()}; medians ({chunks} chunks at batch 64); 2 threads, float32; ratios = speed ratios (>1: npukernel faster)"
     )
     if "GRAPH" in sides and not sides["GRAPH"].get("graph_active"):
         print("note: npukernel.graph is not there yet, so GRAPH_MODE ran op by op (as PYNATIVE)")
