@@ -17,14 +17,15 @@ Two algorithms (:func:`conv2d_algo` picks one per shape):
 * ``"im2col"``: the batch is cut into chunks of ``nb`` images whose column matrix
   ``cols[(c, i, j), (n, oh, ow)]`` (``C*KH*KW`` rows, ``nb*OH*OW`` columns) stays in the
   cache. Forward is one GEMM per chunk (``W(OC, CKK) @ cols``), ``dW`` accumulates
-  ``cols @ dY(OC, nb*OHW).T``, ``dcols = W.T @ dY`` is scattered back by col2im. GEMMs
-  run on numpy's BLAS (both cores); im2col, col2im and the ``(n, oc, p) <-> (oc, n*p)``
-  transposes are single-threaded numba loops with long contiguous copies (see the note
-  above :func:`_im2col` for why they are not parallel).
-  The backward recomputes each chunk's columns instead of keeping them from the
-  forward: rebuilding a cache-resident chunk is cheaper than writing the whole matrix
-  (37 MB for a 64x64x16x16 batch with a 3x3 kernel) to memory and reading it back, and the
-  forward's context then holds no large buffer.
+  ``cols @ dY(OC, nb*OHW).T``, ``dcols = W.T @ dY`` is scattered back by col2im. The
+  chunks are shared by a few threads (one per core), each running im2col, a
+  single-threaded BLAS GEMM, col2im and the ``(n, oc, p) <-> (oc, n*p)`` transposes on
+  its own chunks: everything runs in parallel, and no OpenBLAS worker spins between
+  calls (see :func:`_blas_threads`).
+  Small convolutions (up to :data:`_KEEP_COLS_BYTES` of columns) keep the forward's
+  columns for the backward; larger ones rebuild each chunk's columns there: rebuilding
+  a cache-resident chunk is cheaper than writing the whole matrix (37 MB for a
+  64x64x16x16 batch with a 3x3 kernel) to memory and reading it back.
 * ``"direct"`` (stride 1 only): numba loops over blocks of (image, group) tasks, run on
   a small thread pool, over zero-padded copies of the input planes, where each kernel
   tap is one long axpy (forward, ``dx``) or dot (``dw``) -- for depthwise and other
@@ -61,6 +62,12 @@ _CHUNK_BYTES = 2 << 20
 
 # Chunks per thread when the batch is split over threads (see :func:`_chunking`).
 _CHUNKS_PER_THREAD = 4
+
+# The forward keeps its column matrices for the backward's dW when they take at most
+# this much (LeNet-5 at batch 64: 3.7 and 2.5 MB), sparing the backward an im2col
+# (a quarter to a third of a small convolution's backward). Larger ones are rebuilt
+# chunk by chunk: writing and re-reading tens of MB costs more than recomputing.
+_KEEP_COLS_BYTES = 8 << 20
 
 # Scratch buffers larger than this are not kept between calls (one image of a big
 # convolution can need more than a chunk).
@@ -566,10 +573,12 @@ def _direct_backward(dy, x, w, dx, acc, geom, offs, boffs, t0, t1):
 class _Ctx:
     """What :func:`conv2d_forward` hands to :func:`conv2d_backward` (opaque to callers)."""
 
-    __slots__ = ("algo",)
+    __slots__ = ("algo", "cols", "nb")
 
-    def __init__(self, algo: str) -> None:
+    def __init__(self, algo: str, cols: np.ndarray | None = None, nb: int = 0) -> None:
         self.algo = algo
+        self.cols = cols  # the forward's column matrices, chunk after chunk, when kept
+        self.nb = nb  # images per chunk of ``cols``
 
 
 def _parts(tasks: int) -> int:
@@ -685,8 +694,10 @@ def conv2d_forward(
     _blas_threads(parts, 2 * y.size * rows)
     g = (kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
     w3 = w.reshape(groups, oc // groups, rows)
-    _run_shared(_im2col_forward_part, chunks, parts, x, w3, y, g, nb)
-    return y, _Ctx(algo)
+    size = groups * rows * n * oh * ow
+    keep = np.empty(size, dtype=x.dtype) if size * x.itemsize <= _KEEP_COLS_BYTES else None
+    _run_shared(_im2col_forward_part, chunks, parts, x, w3, y, g, nb, keep)
+    return y, _Ctx(algo, keep, nb)
 
 
 def _blas_threads(parts: int, flops: int) -> None:
@@ -699,8 +710,16 @@ def _blas_threads(parts: int, flops: int) -> None:
     blas.threads_for(0 if parts > 1 else flops)
 
 
-def _im2col_forward_part(x, w3, y, g, nb, p, todo):
-    """The chunks this thread takes from ``todo``, forward: im2col, one GEMM, ``(OC, n, P) -> (n, OC, P)``."""
+def _kept_cols(keep, n0, m, k_rows, ohw):
+    """Chunk ``(n0, m)``'s ``(K, m*P)`` column matrix inside the flat buffer ``keep``."""
+    return keep[k_rows * n0 * ohw : k_rows * (n0 + m) * ohw].reshape(k_rows, m * ohw)
+
+
+def _im2col_forward_part(x, w3, y, g, nb, keep, p, todo):
+    """The chunks this thread takes from ``todo``, forward: im2col, one GEMM, ``(OC, n, P) -> (n, OC, P)``.
+
+    With ``keep`` the columns go there (for the backward) instead of a scratch buffer.
+    """
     n = x.shape[0]
     groups, ocg, rows = w3.shape
     oc = groups * ocg
@@ -709,7 +728,10 @@ def _im2col_forward_part(x, w3, y, g, nb, p, todo):
     for t in todo:
         n0 = t * nb
         m = min(nb, n - n0)
-        cols = _workspace("cols", (groups * rows, m * ohw), x.dtype)
+        if keep is None:
+            cols = _workspace("cols", (groups * rows, m * ohw), x.dtype)
+        else:
+            cols = _kept_cols(keep, n0, m, groups * rows, ohw)
         _im2col(x, n0, m, *g, cols)
         if m == 1 and groups == 1:  # straight into y[n0]: (OC, P) is its layout
             np.matmul(w3[0], cols, out=y3[n0])
@@ -784,8 +806,11 @@ def _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups):
     return (dx if need_dx else None), (dwp.sum(axis=0).astype(dtype) if need_dw else None)
 
 
-def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups):
-    """Chunked im2col backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``)."""
+def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, ctx=None):
+    """Chunked im2col backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``).
+
+    ``dW`` reuses the forward's column matrices when ``ctx`` kept them.
+    """
     need_dx = w is not None
     need_dw = x is not None
     n = x_shape[0]
@@ -795,20 +820,25 @@ def _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
     rows = cg * kh * kw
     dtype = dy.dtype
     nb, chunks, parts = _chunking(n, groups * rows, oh * ow, dtype.itemsize)
+    keep = ctx.cols if ctx is not None and need_dw else None
+    if keep is not None:
+        nb = ctx.nb
+        chunks = -(-n // nb)
+        parts = min(_parts(n), chunks)
     _blas_threads(parts, 2 * dy.size * rows)
     g = (kh, kw, *stride, padding[0], padding[2], *dilation, oh, ow)
     dx = np.empty(x_shape, dtype=dtype) if need_dx else None
     dwp = np.zeros((parts, groups, rows, ocg), dtype=dtype) if need_dw else None
     # a contiguous W.T: the GEMM ran a little faster than on the transposed view
     w3t = np.ascontiguousarray(w.reshape(groups, ocg, rows).transpose(0, 2, 1)) if need_dx else None
-    _run_shared(_im2col_backward_part, chunks, parts, dy, x, w3t, dx, dwp, g, nb)
+    _run_shared(_im2col_backward_part, chunks, parts, dy, x, w3t, dx, dwp, g, nb, keep)
     if need_dw:
         dwt = dwp[0] if parts == 1 else dwp.sum(axis=0)
         return dx, np.ascontiguousarray(dwt.transpose(0, 2, 1)).reshape(oc, cg, kh, kw)
     return dx, None
 
 
-def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, todo):
+def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, keep, p, todo):
     """The chunks this thread takes from ``todo``, backward; this part's ``dW.T`` accumulates in ``dwp[p]``.
 
     Per chunk: ``dY`` to ``(OC, n*P)``; ``dW.T += cols @ dY.T`` (columns rebuilt rather
@@ -829,8 +859,11 @@ def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, p, todo):
         if dwp is not None:
             groups, rows, ocg = dwp.shape[1:]
             dyg = dyc.reshape(groups, ocg, m * ohw)
-            cols = _workspace("cols", (groups * rows, m * ohw), dtype)
-            _im2col(x, n0, m, *g, cols)
+            if keep is None:
+                cols = _workspace("cols", (groups * rows, m * ohw), dtype)
+                _im2col(x, n0, m, *g, cols)
+            else:
+                cols = _kept_cols(keep, n0, m, groups * rows, ohw)
             part = _workspace("dwpart", (groups, rows, ocg), dtype)
             np.matmul(cols.reshape(groups, rows, m * ohw), dyg.transpose(0, 2, 1), out=part)
             dwp[p] += part
@@ -883,7 +916,6 @@ def conv2d_backward(
     """
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
-    algo = ctx.algo if ctx is not None else None
     return _backward(
         dy,
         x if need_dw else None,
@@ -894,21 +926,23 @@ def conv2d_backward(
         padding,
         dilation,
         groups,
-        algo,
+        ctx,
     )
 
 
-def _backward(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, algo=None):
+def _backward(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, ctx=None):
     """Shared by the three backward entry points; ``None`` for ``x``/``w`` skips dw/dx."""
     if x is None and w is None:
         return None, None
     dtype = x.dtype if x is not None else w.dtype
     dy = np.ascontiguousarray(dy, dtype=dtype)
-    if algo is None:
+    if ctx is not None:
+        algo = ctx.algo
+    else:
         algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups)
     if algo == "direct":
         return _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups)
-    return _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups)
+    return _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, ctx)
 
 
 def conv2d_backward_input(

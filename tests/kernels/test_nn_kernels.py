@@ -100,6 +100,9 @@ CONV_CASES = [
     ((2, 2, 5, 5), (3, 2, 1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1),  # 1x1
     ((1, 2, 5, 6), (2, 2, 3, 3), (1, 1), (1, 1, 2, 2), (1, 2), 1),  # dilated "same"
     ((1, 1, 3, 3), (2, 1, 3, 3), (1, 1), (3, 3, 3, 3), (1, 1), 1),  # padding > image
+    # rows of >= 16 outputs: im2col/col2im copy whole "same" planes at once
+    ((2, 2, 4, 17), (3, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
+    ((1, 3, 5, 16), (2, 3, 3, 3), (1, 1), (2, 0, 0, 2), (1, 1), 1),
 ]
 
 
@@ -149,9 +152,15 @@ def test_conv2d_backward_matches_finite_differences():
     np.testing.assert_allclose(dw, num_grad(loss, w), atol=1e-6)
 
 
-def test_conv2d_chunked_batch(monkeypatch):
-    # A tiny chunk size forces several batch chunks, including a short last one.
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("keep_cols", [True, False])
+def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
+    # A tiny chunk size forces several batch chunks, including a short last one; the
+    # chunks run on one or two threads, with the forward's columns kept or rebuilt.
     monkeypatch.setattr(conv, "_CHUNK_BYTES", 3 * 27 * 36 * 8)
+    monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, threads))
+    if not keep_cols:
+        monkeypatch.setattr(conv, "_KEEP_COLS_BYTES", 0)
     r = rng(3)
     x = r.standard_normal((7, 3, 6, 6))
     w = r.standard_normal((5, 3, 3, 3))
