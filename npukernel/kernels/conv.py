@@ -707,7 +707,9 @@ def _blas_threads(parts: int, flops: int) -> None:
     GEMMs many times slower (see ``blas.py``). Splitting the batch over our threads, each
     calling single-threaded BLAS, keeps the cores busy with im2col/col2im too.
     """
-    blas.threads_for(0 if parts > 1 else flops)
+    if parts > 1 or numba.get_num_threads() == 1:  # or the user asked for one thread
+        flops = 0
+    blas.threads_for(flops)
 
 
 def _kept_cols(keep, n0, m, k_rows, ohw):
