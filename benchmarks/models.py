@@ -1,4 +1,4 @@
-"""The benchmark models, written once for npukernel.nn (the PyTorch twins live in train.py).
+"""The benchmark models, written once for npukernel.nn (the PyTorch twins are in torch_models.py).
 
 MLP 784-256-128-10, LeNet-5 (1x28x28) and ResNet-20 (CIFAR variant, 16/32/64 channels).
 """
