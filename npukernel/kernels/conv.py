@@ -226,14 +226,9 @@ def _dot(a, b):
 # copy (old slice-based version: 1.3 ms for LeNet's first layer, this one 0.5 ms), and
 # unsigned indices spare numba's negative-index wrap-around, which blocks vectorisation.
 
-# A "same" convolution reads each (image, channel, tap) run as one long copy when rows
-# are at least this long; for shorter rows the per-row zeroing of the padding columns
-# after the copy costs more than copying row by row.
-_BLOCK_MIN_OW = 16
-
 
 @njit(cache=True, nogil=True)
-def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
+def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols, pad):
     """Columns of images ``n0 .. n0+nb-1``.
 
     The loop::
@@ -241,55 +236,65 @@ def _im2col(x, n0, nb, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, cols):
         for n, c, i, j, r, q:
             cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q] = xpad[n0+n, c, r*sh + i*dh, q*sw + j*dw]
 
-    When ``sh == sw == 1`` and ``OW == W`` (a "same" convolution), output ``(r, q)`` reads
-    input ``(r + i*dh - pt, q + j*dw - pl)``: a constant shift in the flattened plane, so
-    each (n, c, i, j) run is one long copy, after which the columns that fall in the
-    left/right padding are zeroed.
+    Each input plane is first copied into ``pad``, a zero-padded ``(Hp, Wp)`` grid of
+    the rows and columns the windows reach (``Hp = (OH-1)*sh + (KH-1)*dh + 1``), so the
+    row copies need no bounds logic: with the padding zeroed per row instead, rows of 8
+    (ResNet's 8x8 layers) took 0.49 ms per 8 images, against 0.28 ms. Without top/left
+    padding, and when the windows stay inside the image, ``x`` is read in place.
     """
     c_in = x.shape[1]
     h = x.shape[2]
     w = x.shape[3]
+    hp = (oh - 1) * sh + (kh - 1) * dh + 1
+    wp = (ow - 1) * sw + (kw - 1) * dw + 1
+    in_place = pt == 0 and pl == 0 and hp <= h and wp <= w
+    if in_place:
+        src = x.reshape(-1)
+        row = w
+    else:
+        src = pad
+        row = wp
     xf = x.reshape(-1)
     cf = cols.reshape(-1)
     ncol = cols.shape[1]
     ohw = oh * ow
-    block = sh == 1 and sw == 1 and ow == w and ow >= _BLOCK_MIN_OW
+    uow = uint64(ow)
     usw = uint64(sw)
-    for c in range(c_in):
-        for i in range(kh):
-            rlo, rhi = _valid_range(i * dh - pt, sh, h, oh)
-            for j in range(kw):
-                off = j * dw - pl
-                lo, hi = _valid_range(off, sw, w, ow)
-                r1 = rhi if hi > lo else rlo  # rows [rlo, r1) hold real pixels
-                for n in range(nb):
+    r0 = max(0, pt)
+    r1 = min(hp, pt + h)
+    q0 = max(0, pl)
+    q1 = min(wp, pl + w)
+    for n in range(nb):
+        for c in range(c_in):
+            xb = ((n0 + n) * c_in + c) * h * w
+            base = 0
+            if in_place:
+                base = xb
+            else:
+                for k in range(uint64(hp * wp)):
+                    pad[k] = 0.0
+                for r in range(r0, r1):
+                    d = uint64(r * wp + q0)
+                    s = uint64(xb + (r - pt) * w + q0 - pl)
+                    for q in range(uint64(max(0, q1 - q0))):
+                        pad[d + q] = xf[s + q]
+            for i in range(kh):
+                for j in range(kw):
                     d = uint64(((c * kh + i) * kw + j) * ncol + n * ohw)
-                    xb = ((n0 + n) * c_in + c) * h * w
-                    for k in range(uint64(rlo * ow)):
-                        cf[d + k] = 0.0
-                    for k in range(uint64(r1 * ow), uint64(ohw)):
-                        cf[d + k] = 0.0
-                    if block and r1 > rlo:
-                        e = d + uint64(rlo * ow + lo)
-                        s = uint64(xb + (rlo + i * dh - pt) * w + lo + off)
-                        for k in range(uint64((r1 - 1 - rlo) * ow + hi - lo)):
-                            cf[e + k] = xf[s + k]
-                    for r in range(rlo, r1):
-                        e = d + uint64(r * ow)
-                        for q in range(uint64(lo)):
-                            cf[e + q] = 0.0
-                        for q in range(uint64(hi), uint64(ow)):
-                            cf[e + q] = 0.0
-                        if block:
-                            continue
-                        e += uint64(lo)
-                        s = uint64(xb + (r * sh + i * dh - pt) * w + off + lo * sw)
+                    for r in range(oh):
+                        e = d + uint64(r) * uow
+                        s = uint64(base + (r * sh + i * dh) * row + j * dw)
                         if sw == 1:
-                            for q in range(uint64(hi - lo)):
-                                cf[e + q] = xf[s + q]
+                            for q in range(uow):
+                                cf[e + q] = src[s + q]
                         else:
-                            for q in range(uint64(hi - lo)):
-                                cf[e + q] = xf[s + q * usw]
+                            for q in range(uow):
+                                cf[e + q] = src[s + q * usw]
+
+
+# col2im: a "same" convolution adds each (image, channel, tap) run as one long add when
+# rows are at least this long; for shorter rows, row-by-row adds were faster.
+_BLOCK_MIN_OW = 16
 
 
 @njit(cache=True, nogil=True)
@@ -302,8 +307,9 @@ def _col2im(cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow, dx, n0):
         for n, c, i, j, r, q:
             dxpad[n0+n, c, r*sh + i*dh, q*sw + j*dw] += cols[(c*KH + i)*KW + j, (n*OH + r)*OW + q]
 
-    Mirrors :func:`_im2col`; in the "same" case the left/right padding columns of ``cols``
-    (a scratch buffer) are zeroed first so that each (n, c, i, j) run is one long add.
+    In a "same" convolution with rows of at least ``_BLOCK_MIN_OW`` outputs, the
+    left/right padding columns of ``cols`` (a scratch buffer) are zeroed first so that
+    each (n, c, i, j) run is one long add; otherwise rows are added one by one.
     """
     c_in = dx.shape[1]
     h = dx.shape[2]
@@ -736,6 +742,14 @@ def _release_kept(ctx: _Ctx) -> None:
         free.append(buf)
 
 
+def _pad_plane_buffer(g, dtype):
+    """Scratch for :func:`_im2col`'s zero-padded plane, for geometry ``g``."""
+    kh, kw, sh, sw, _, _, dh, dw, oh, ow = g
+    return _workspace(
+        "pad", (((oh - 1) * sh + (kh - 1) * dh + 1) * ((ow - 1) * sw + (kw - 1) * dw + 1),), dtype
+    )
+
+
 def _kept_cols(keep, n0, m, k_rows, ohw):
     """Chunk ``(n0, m)``'s ``(K, m*P)`` column matrix inside the flat buffer ``keep``."""
     return keep[k_rows * n0 * ohw : k_rows * (n0 + m) * ohw].reshape(k_rows, m * ohw)
@@ -758,7 +772,7 @@ def _im2col_forward_part(x, w3, y, g, nb, keep, p, todo):
             cols = _workspace("cols", (groups * rows, m * ohw), x.dtype)
         else:
             cols = _kept_cols(keep, n0, m, groups * rows, ohw)
-        _im2col(x, n0, m, *g, cols)
+        _im2col(x, n0, m, *g, cols, _pad_plane_buffer(g, x.dtype))
         if m == 1 and groups == 1:  # straight into y[n0]: (OC, P) is its layout
             np.matmul(w3[0], cols, out=y3[n0])
             continue
@@ -889,7 +903,7 @@ def _im2col_backward_part(dy, x, w3t, dx, dwp, g, nb, keep, p, todo):
             dyg = dyc.reshape(groups, ocg, m * ohw)
             if keep is None:
                 cols = _workspace("cols", (groups * rows, m * ohw), dtype)
-                _im2col(x, n0, m, *g, cols)
+                _im2col(x, n0, m, *g, cols, _pad_plane_buffer(g, dtype))
             else:
                 cols = _kept_cols(keep, n0, m, groups * rows, ohw)
             part = _workspace("dwpart", (groups, rows, ocg), dtype)
