@@ -51,7 +51,7 @@ def first_step(name: str, mode: str, batch: int = 64) -> dict:
     loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
     net = cls()
     opt = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
-    step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt)
+    step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt).set_train()
     rng = np.random.default_rng(0)
     x = npk.Tensor(rng.standard_normal((batch, *shape), dtype=np.float32))
     y = npk.Tensor(rng.integers(0, 10, batch).astype(np.int32))

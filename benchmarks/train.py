@@ -66,7 +66,9 @@ def run_npukernel(cases: list, chunks: int, mode: str) -> dict:
         net = cls()
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
         opt = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
-        step = nn.TrainOneStepCell(nn.WithLossCell(net, loss), opt)
+        step = nn.TrainOneStepCell(
+            nn.WithLossCell(net, loss), opt
+        ).set_train()  # as torch: BN trains
         rng = np.random.default_rng(0)
         x = npk.Tensor(rng.standard_normal((batch, *shape), dtype=np.float32))
         y = npk.Tensor(rng.integers(0, 10, batch).astype(np.int32))

@@ -202,16 +202,9 @@ def backward(
                 continue
             if node.op.grad is None:
                 raise NpuError(f"For '{node.op.name}', the operator has no gradient rule.")
-            if n_out == 1:
-                in_grads = node.op.grad(node, douts[0])
-            else:
-                douts = [
-                    d
-                    if d is not None
-                    else Tensor._wrap(np.zeros_like(node.out_data[i]), node.device)
-                    for i, d in enumerate(douts)
-                ]
-                in_grads = node.op.grad(node, *douts)
+            # outputs nobody used get None: a rule skips their terms instead of adding zeros
+            # (BatchNorm's mean/var outputs, read only by the running-statistics update)
+            in_grads = node.op.grad(node, *douts)
             for t, g in zip(node.inputs, in_grads):
                 if g is None or not t.requires_grad:
                     continue

@@ -122,7 +122,8 @@ class OpDef:
         check: ``check(*arrays, **attrs) -> attrs`` validates inputs and attributes
             *before* any kernel runs and returns normalised attributes; raises ``NpuError``.
         grad: ``grad(ctx, *douts) -> tuple`` of input gradients (Tensors or None), built
-            from ordinary ops; None when the op is not differentiable.
+            from ordinary ops; None when the op is not differentiable. With several
+            outputs, the ``dout`` of an output nothing depended on is None.
         cost: ``cost(inputs, outputs, attrs) -> (flops, bytes)``.
         n_outputs: Number of outputs; ``-1`` for a list whose length depends on attrs.
         saves: Whether kernels return ``(result, ctx)``.
