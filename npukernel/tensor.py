@@ -265,6 +265,8 @@ class Tensor:
         Raises:
             ShapeError: if the shape differs.
         """
+        if _tracing.state.tracer is not None:
+            _tracing.write(self, "assign_value()")
         arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         if arr.shape != self._data.shape:
             from npukernel.errors import ShapeError
@@ -276,6 +278,8 @@ class Tensor:
         return self
 
     def __setitem__(self, index: Any, value: Any) -> None:
+        if _tracing.state.tracer is not None:
+            _tracing.write(self, "item assignment (t[...] = v)")
         if self.requires_grad and self._node is not None:
             raise NpuError(
                 "For '__setitem__', a tensor recorded on the autodiff tape cannot be changed in "
@@ -497,6 +501,8 @@ class Parameter(Tensor):
 
     def set_data(self, data: Any) -> Parameter:
         """Replace the value (shape may change, unlike ``assign_value``)."""
+        if _tracing.state.tracer is not None:
+            _tracing.write(self, "set_data()")
         arr = _to_array(data, self.dtype)
         self._data = arr.copy()
         self._storage = Storage(self._device, arr.nbytes)

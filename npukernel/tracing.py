@@ -13,11 +13,12 @@ Example:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
 
-class _State:
+class _State(threading.local):
     tracer: Any = None
 
 
@@ -57,6 +58,13 @@ def read(tensor: Any, how: str) -> None:
     tracer = state.tracer
     if tracer is not None:
         tracer.on_read(tensor, how)
+
+
+def write(tensor: Any, how: str) -> None:
+    """Called before Python changes a tensor's array in place (``t[i] = v``)."""
+    tracer = state.tracer
+    if tracer is not None:
+        tracer.on_write(tensor, how)
 
 
 def fresh_seed(seed: int) -> None:

@@ -183,6 +183,16 @@ class Tracer:
             "(use ops.where for data-dependent choices). " + FALLBACK_HINT
         )
 
+    def on_write(self, t: Tensor, how: str) -> None:
+        """Python changes a tensor in place: the replay would not repeat it."""
+        site, line = user_site()
+        raise GraphError(
+            f"For 'jit', '{self.graph.name}' changes a tensor in place with {how} at {site}"
+            + (f" (`{line}`)" if line else "")
+            + ". In-place assignment is not recorded in a compiled graph; compute a new tensor "
+            "instead (ops.where, ops.concat...). " + FALLBACK_HINT
+        )
+
     def on_seed(self, seed: int) -> None:
         """A random kernel's seed came from the global generator: redraw it every run."""
         self.seeds.add(seed)

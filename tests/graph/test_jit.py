@@ -217,6 +217,16 @@ def test_fallback_warns_and_runs_eagerly():
         assert jf(T([-1.0])).asnumpy().tolist() == [-1.0]  # no second warning, right answer
 
 
+def test_in_place_assignment_is_refused():
+    def f(x):
+        y = x * 2.0
+        y[0] = 5.0
+        return y
+
+    with pytest.raises(GraphError, match="in place"):
+        npk.jit(f)(T([1.0, 2.0]))
+
+
 def test_numpy_array_arguments_are_refused():
     with pytest.raises(GraphError, match="npukernel.Tensor"):
         npk.jit(lambda x: x)(np.ones(2))
