@@ -69,7 +69,7 @@ test-fast: $(STAMP)
 # The op suite with numba's JIT off: every kernel runs as plain Python, as a student
 # stepping through it in a debugger would see it.
 test-nojit: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/ops/test_registry.py tests/ops/test_properties.py tests/test_tensor_autograd.py
+	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/ops/test_registry.py tests/ops/test_properties.py tests/test_tensor_autograd.py tests/graph/test_jit.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/kernels.py
