@@ -238,8 +238,15 @@ class FusedKernel:
             head += f"from npukernel.kernels.scalar import {', '.join(sorted(fns))}\n"
         src = [head, "", '@njit(cache=True, nogil=True, error_model="numpy")',
                f"def fused({', '.join(params)}):", *pre]  # fmt: skip
-        if self.nested:
+        if self.nested:  # inner == 1 (a bias on (N, C)): the loop over channels is innermost
             src += [
+                "    if inner == 1:",
+                "        for q in range(n // C):",
+                "            for c in range(C):",
+                "                i = q * C + c",
+                *(f"                {x}" for x in loads),
+                *(f"                {x}" for x in body),
+                "        return",
                 "    for q in range(n // (C * inner)):",
                 "        for c in range(C):",
                 *(f"            {x}" for x in loads),
