@@ -5,9 +5,10 @@ The unary template computes::
     for i in range(n):            # prange when n is large
         out[i] = fn(x[i])
 
-over flat contiguous buffers. The binary template has four shapes of loop: both operands
-flat and the same size, a scalar on either side, and the general broadcast case, which
-first collapses the broadcast into at most three dimensions of strided views::
+over flat contiguous buffers. The binary template has five shapes of loop: both operands
+flat and the same size, a scalar on either side, a row (a bias ``(C,)`` under ``(N, C)``),
+and the general broadcast case, which first collapses the broadcast into at most three
+dimensions of strided views::
 
     for i in prange(d0):
         for j in range(d1):
@@ -64,6 +65,14 @@ def right_{variant}(a, s, out):
 def left_{variant}(s, b, out):
     for i in {rng}(out.shape[0]):
         out[i] = {fn}(s, b[i])
+
+
+@njit(cache=True, nogil=True, error_model="numpy"{par})
+def row_{variant}(a, b, out):
+    # a: (rows * C) flat, b: (C,) broadcast along rows (a bias)
+    c = b.shape[0]
+    for r in {rng}(out.shape[0] // c):
+        _vv_{variant}(out[r * c : (r + 1) * c], a[r * c : (r + 1) * c], b)
 
 
 @njit(cache=True, nogil=True, error_model="numpy"{par})
@@ -197,6 +206,10 @@ def binary(fn: str, a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.nda
         getattr(mod, "right_" + v)(a.reshape(-1), b.reshape(-1)[0], flat)
     elif b_full and a.size == 1:
         getattr(mod, "left_" + v)(a.reshape(-1)[0], b.reshape(-1), flat)
+    elif (
+        a_full and b.ndim >= 1 and b.size == shape[-1] == b.shape[-1] and b.flags.c_contiguous
+    ):  # a bias: one row of b under every row of a
+        getattr(mod, "row_" + v)(a.reshape(-1), b.reshape(-1), flat)
     else:
         a = np.ascontiguousarray(a)
         b = np.ascontiguousarray(b)
