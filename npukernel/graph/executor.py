@@ -67,9 +67,6 @@ class Program:
         self._fn: Callable | None = None
         self._timed: Callable | None = None
         self.device = next((n.device for n in graph.nodes if n.device is not None), None)
-        for node in graph.nodes:  # compile (or load from numba's disk cache) now, not mid-step
-            if node.kernel is not None:
-                node.kernel.fn  # noqa: B018
 
     # -- code generation ---------------------------------------------------------------
     def _generate(self, timed: bool) -> tuple[str, list[int]]:
@@ -116,7 +113,7 @@ class Program:
         outs = [_name(v, inputs) for v in node.outputs]
         if node.kernel is not None:
             fk = node.kernel
-            ns[f"fk{j}"] = _LazyKernel(fk)
+            ns[f"fk{j}"] = fk.fn  # compiled (or loaded from the disk cache) now
             lines, out_args = [], []
             for v in node.outputs:
                 b = self.plan.pooled.get(v.id)
@@ -215,21 +212,6 @@ class Program:
             f"For 'jit', running graph '{self.graph.name}' failed{where}: "
             f"{type(exc).__name__}: {exc}. Set NPUKERNEL_DEBUG=3 to see the generated code."
         )
-
-
-class _LazyKernel:
-    """Calls a fused kernel, compiling it on first use."""
-
-    __slots__ = ("fk", "fn")
-
-    def __init__(self, fk: Any) -> None:
-        self.fk, self.fn = fk, None
-
-    def __call__(self, *args: Any) -> None:
-        fn = self.fn
-        if fn is None:
-            fn = self.fn = self.fk.fn
-        fn(*args)
 
 
 def _costs(graph: Graph, arrays: dict) -> tuple[int, int, list]:

@@ -105,6 +105,16 @@ class JitFunction:
         """Run: replay the compiled graph of this signature, compiling it first if new."""
         if tracing.state.tracer is not None:  # inside another jit: trace through
             return self.fn(*args, **kwargs)
+        if not kwargs and all(type(a) is Tensor for a in args):  # the common case, quickly
+            arrays = [a._data for a in args]
+            key = (
+                tuple([(d.shape, d.dtype.str, a._device.name) for d, a in zip(arrays, args)]),
+                autograd._mode.enabled,
+                _state["phase"],
+            )
+            entry = self._cache.get(key)
+            if isinstance(entry, Compiled) and _params_unchanged(entry):
+                return _outputs(entry, entry.program.run(arrays))
         key = self._signature(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
@@ -120,6 +130,19 @@ class JitFunction:
         return _outputs(entry, outs)
 
     def _compile(self, key: Any, args: tuple, kwargs: dict) -> Any:
+        if not kwargs and all(type(a) is Tensor for a in args):  # also file it for the quick path
+            fast = (
+                tuple([(a._data.shape, a._data.dtype.str, a._device.name) for a in args]),
+                autograd._mode.enabled,
+                _state["phase"],
+            )
+            result = self._compile_entry(key, args, kwargs)
+            if isinstance(self._cache.get(key), Compiled):
+                self._cache[fast] = self._cache[key]
+            return result
+        return self._compile_entry(key, args, kwargs)
+
+    def _compile_entry(self, key: Any, args: tuple, kwargs: dict) -> Any:
         try:
             entry = compile_fn(self.fn, args, kwargs, self.name, self.fusion)
         except GraphError as exc:
