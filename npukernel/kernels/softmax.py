@@ -1,6 +1,7 @@
 """Softmax, log-softmax and fused softmax cross-entropy kernels.
 
-Every kernel works on contiguous rows (the last axis), one parallel task per row; another
+Every kernel works on contiguous rows (the last axis), one parallel task per row (serial
+below :data:`PARALLEL_MIN_SIZE` elements); another
 ``axis`` is moved last with one transposing copy and moved back at the end. Rows are
 numerically stable: the row maximum is subtracted before ``exp`` and ``log-sum-exp`` is
 ``m + log(sum(exp(x - m)))``. Sums are accumulated in float64.
@@ -65,36 +66,64 @@ def _sub(y, x, c):
         y[k] = x[k] - c
 
 
+@njit(cache=True, inline="always")
+def _softmax_row(xr, log, yr):
+    """Softmax (``log=False``) or log-softmax (``log=True``) of one row."""
+    m = _row_max(xr)
+    if log:
+        _sub(yr, xr, _lse(xr, m))
+    else:
+        s = _exp_shift(yr, xr, m)
+        _scale(yr, 1.0 / s)
+
+
+@njit(cache=True, inline="always")
+def _softmax_bwd_row(dyr, yr, log, dxr):
+    """Row gradient of softmax (``log=False``) or log-softmax (``log=True``)."""
+    s = 0.0
+    if log:
+        for k in range(dyr.shape[0]):
+            s += dyr[k]
+        for k in range(yr.shape[0]):
+            dxr[k] = dyr[k] - np.exp(yr[k]) * s
+    else:
+        for k in range(dyr.shape[0]):
+            s += dyr[k] * yr[k]
+        for k in range(yr.shape[0]):
+            dxr[k] = yr[k] * (dyr[k] - s)
+
+
+# Each row kernel comes twice: a parallel region wakes numba's sleeping workers, which
+# cost ~100 us on the 2-core machine; a (64, 10) cross-entropy takes ~2 us serially.
+PARALLEL_MIN_SIZE = 1 << 16
+
+
+@njit(cache=True)
+def _softmax_rows_serial(x2, log, y2):
+    for r in range(x2.shape[0]):
+        _softmax_row(x2[r], log, y2[r])
+
+
 @njit(cache=True, parallel=True)
-def _softmax_rows(x2, log, y2):
-    """Softmax (``log=False``) or log-softmax (``log=True``) of each row."""
+def _softmax_rows_parallel(x2, log, y2):
     for r in prange(x2.shape[0]):
-        m = _row_max(x2[r])
-        if log:
-            _sub(y2[r], x2[r], _lse(x2[r], m))
-        else:
-            s = _exp_shift(y2[r], x2[r], m)
-            _scale(y2[r], 1.0 / s)
+        _softmax_row(x2[r], log, y2[r])
+
+
+@njit(cache=True)
+def _softmax_bwd_rows_serial(dy2, y2, log, dx2):
+    for r in range(y2.shape[0]):
+        _softmax_bwd_row(dy2[r], y2[r], log, dx2[r])
 
 
 @njit(cache=True, parallel=True)
-def _softmax_bwd_rows(dy2, y2, log, dx2):
-    """Row gradients of softmax (``log=False``) or log-softmax (``log=True``)."""
+def _softmax_bwd_rows_parallel(dy2, y2, log, dx2):
     for r in prange(y2.shape[0]):
-        dyr = dy2[r]
-        yr = y2[r]
-        dxr = dx2[r]
-        s = 0.0
-        if log:
-            for k in range(dyr.shape[0]):
-                s += dyr[k]
-            for k in range(yr.shape[0]):
-                dxr[k] = dyr[k] - np.exp(yr[k]) * s
-        else:
-            for k in range(dyr.shape[0]):
-                s += dyr[k] * yr[k]
-            for k in range(yr.shape[0]):
-                dxr[k] = yr[k] * (dyr[k] - s)
+        _softmax_bwd_row(dy2[r], y2[r], log, dx2[r])
+
+
+_SOFTMAX = (_softmax_rows_serial, _softmax_rows_parallel)
+_SOFTMAX_BWD = (_softmax_bwd_rows_serial, _softmax_bwd_rows_parallel)
 
 
 def _rows(a: np.ndarray, axis: int) -> np.ndarray:
@@ -117,7 +146,7 @@ def _rowwise(kernel, arrays, log, axis):
     dtype = arrays[0].dtype
     rows = [_rows(np.asarray(a, dtype=dtype), axis) for a in arrays]
     out = np.empty(rows[0].shape, dtype=dtype)
-    kernel(*rows, log, out)
+    kernel[out.size >= PARALLEL_MIN_SIZE](*rows, log, out)
     return _unrows(out, shape, axis)
 
 
@@ -135,7 +164,7 @@ def softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Returns:
         ``y`` shaped like ``x``.
     """
-    return _rowwise(_softmax_rows, [np.asarray(x)], False, axis)
+    return _rowwise(_SOFTMAX, [np.asarray(x)], False, axis)
 
 
 def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -154,7 +183,7 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarra
         ``dx`` shaped like ``y``.
     """
     y = np.asarray(y)
-    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], False, axis)
+    return _rowwise(_SOFTMAX_BWD, [np.asarray(dy, dtype=y.dtype), y], False, axis)
 
 
 def log_softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -171,7 +200,7 @@ def log_softmax_forward(x: np.ndarray, axis: int = -1) -> np.ndarray:
     Returns:
         ``y`` shaped like ``x``.
     """
-    return _rowwise(_softmax_rows, [np.asarray(x)], True, axis)
+    return _rowwise(_SOFTMAX, [np.asarray(x)], True, axis)
 
 
 def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -190,7 +219,7 @@ def log_softmax_backward(dy: np.ndarray, y: np.ndarray, axis: int = -1) -> np.nd
         ``dx`` shaped like ``y``.
     """
     y = np.asarray(y)
-    return _rowwise(_softmax_bwd_rows, [np.asarray(dy, dtype=y.dtype), y], True, axis)
+    return _rowwise(_SOFTMAX_BWD, [np.asarray(dy, dtype=y.dtype), y], True, axis)
 
 
 @njit(cache=True)
@@ -203,19 +232,35 @@ def _dense_ce(t, x, lse):
     return acc
 
 
-@njit(cache=True, parallel=True)
-def _sce(x2, sparse, labels, t2, loss, p2):
+@njit(cache=True, inline="always")
+def _sce_row(xr, sparse, label, tr, pr):
+    """Loss of one row; its probabilities go to ``pr``."""
+    m = _row_max(xr)
+    s = _exp_shift(pr, xr, m)
+    _scale(pr, 1.0 / s)
+    lse = m + np.log(s)
+    if sparse:
+        return lse - xr[label]
+    return _dense_ce(tr, xr, lse)
+
+
+@njit(cache=True)
+def _sce_serial(x2, sparse, labels, t2, loss, p2):
     """One kernel for both label kinds (``labels`` or ``t2`` is an unused dummy)."""
-    for r in prange(x2.shape[0]):
-        xr = x2[r]
-        m = _row_max(xr)
-        s = _exp_shift(p2[r], xr, m)
-        _scale(p2[r], 1.0 / s)
-        lse = m + np.log(s)
+    for r in range(x2.shape[0]):
         if sparse:
-            loss[r] = lse - xr[labels[r]]
+            loss[r] = _sce_row(x2[r], True, labels[r], t2[0], p2[r])
         else:
-            loss[r] = _dense_ce(t2[r], xr, lse)
+            loss[r] = _sce_row(x2[r], False, 0, t2[r], p2[r])
+
+
+@njit(cache=True, parallel=True)
+def _sce_parallel(x2, sparse, labels, t2, loss, p2):
+    for r in prange(x2.shape[0]):
+        if sparse:
+            loss[r] = _sce_row(x2[r], True, labels[r], t2[0], p2[r])
+        else:
+            loss[r] = _sce_row(x2[r], False, 0, t2[r], p2[r])
 
 
 def softmax_cross_entropy_forward(
@@ -245,11 +290,12 @@ def softmax_cross_entropy_forward(
     probs = np.empty_like(x2)
     if sparse:
         lab = np.ascontiguousarray(labels, dtype=np.int64).reshape(n)
-        t2 = np.empty((0, 0), dtype=x2.dtype)
+        t2 = np.empty((1, 0), dtype=x2.dtype)
     else:
         lab = np.empty(0, dtype=np.int64)
         t2 = np.ascontiguousarray(labels, dtype=x2.dtype)
-    _sce(x2, bool(sparse), lab, t2, loss, probs)
+    kernel = _sce_parallel if x2.size >= PARALLEL_MIN_SIZE else _sce_serial
+    kernel(x2, bool(sparse), lab, t2, loss, probs)
     return loss, probs
 
 

@@ -531,3 +531,21 @@ def test_kernels_run_without_jit(tmp_path):
     assert set(jitted) == set(nojit.files)
     for k, v in jitted.items():
         np.testing.assert_allclose(v, nojit[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.parametrize("rows", [64, 512])  # serial below PARALLEL_MIN_SIZE, parallel above
+def test_cross_entropy_serial_and_parallel_paths_agree_with_numpy(rows):
+    from npukernel.kernels import softmax as sm
+
+    rng = np.random.default_rng(rows)
+    x = rng.standard_normal((rows, 512)).astype(np.float32)
+    labels = rng.integers(0, 512, rows)
+    shifted = x - x.max(1, keepdims=True)
+    lse = np.log(np.exp(shifted).sum(1)) + x.max(1)
+    ref = lse - x[np.arange(rows), labels]
+    loss, probs = sm.softmax_cross_entropy_forward(x, labels, True)
+    np.testing.assert_allclose(loss, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    dense, _ = sm.softmax_cross_entropy_forward(x, np.eye(512, dtype=np.float32)[labels], False)
+    np.testing.assert_allclose(dense, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(sm.softmax_forward(x), probs, rtol=1e-5, atol=1e-7)
