@@ -105,16 +105,11 @@ class JitFunction:
         """Run: replay the compiled graph of this signature, compiling it first if new."""
         if tracing.state.tracer is not None:  # inside another jit: trace through
             return self.fn(*args, **kwargs)
-        if not kwargs and all(type(a) is Tensor for a in args):  # the common case, quickly
-            arrays = [a._data for a in args]
-            key = (
-                tuple([(d.shape, d.dtype.str, a._device.name) for d, a in zip(arrays, args)]),
-                autograd._mode.enabled,
-                _state["phase"],
-            )
-            entry = self._cache.get(key)
+        fast = _fast_key(args, kwargs)
+        if fast is not None:  # the common case (Tensors only), without the generic walk
+            entry = self._cache.get(fast)
             if isinstance(entry, Compiled) and _params_unchanged(entry):
-                return _outputs(entry, entry.program.run(arrays))
+                return _outputs(entry, entry.program.run([a._data for a in args]))
         key = self._signature(args, kwargs)
         entry = self._cache.get(key)
         if entry is None:
@@ -130,17 +125,11 @@ class JitFunction:
         return _outputs(entry, outs)
 
     def _compile(self, key: Any, args: tuple, kwargs: dict) -> Any:
-        if not kwargs and all(type(a) is Tensor for a in args):  # also file it for the quick path
-            fast = (
-                tuple([(a._data.shape, a._data.dtype.str, a._device.name) for a in args]),
-                autograd._mode.enabled,
-                _state["phase"],
-            )
-            result = self._compile_entry(key, args, kwargs)
-            if isinstance(self._cache.get(key), Compiled):
-                self._cache[fast] = self._cache[key]
-            return result
-        return self._compile_entry(key, args, kwargs)
+        fast = _fast_key(args, kwargs)  # computed before the run: tracing may change phase
+        result = self._compile_entry(key, args, kwargs)
+        if fast is not None and isinstance(self._cache.get(key), Compiled):
+            self._cache[fast] = self._cache[key]  # file it for the quick path too
+        return result
 
     def _compile_entry(self, key: Any, args: tuple, kwargs: dict) -> Any:
         try:
@@ -161,6 +150,17 @@ class JitFunction:
         result = entry.result
         entry.result = None  # do not keep the first run's tensors alive
         return result
+
+
+def _fast_key(args: tuple, kwargs: dict) -> Any:
+    """The signature of an all-Tensor positional call (None for any other call)."""
+    if kwargs or not all(type(a) is Tensor for a in args):
+        return None
+    return (
+        tuple([(a._data.shape, a._data.dtype.str, a._device.name) for a in args]),
+        autograd._mode.enabled,
+        _state["phase"],
+    )
 
 
 def _params_unchanged(entry: Compiled) -> bool:
