@@ -149,6 +149,7 @@ def test_elementwise_chain_becomes_one_kernel():
 def test_matmul_and_reductions_cut_chains():
     w = npk.Parameter(T(np.ones((3, 2))), name="w")
     bias = npk.Parameter(T([1.0, 2.0]), name="b")
+
     def f(x):
         return ops.relu(ops.matmul(x, w) + bias).sum() * 2.0
 
