@@ -113,7 +113,9 @@ class Program:
         outs = [_name(v, inputs) for v in node.outputs]
         if node.kernel is not None:
             fk = node.kernel
-            ns[f"fk{j}"] = fk.fn  # compiled (or loaded from the disk cache) now
+            if f"fk{j}" not in ns:  # compiled (or loaded from the disk cache) now
+                fk.precompile([v.dtype for v in node.outputs], [v.dtype for v in node.inputs])
+            ns[f"fk{j}"] = fk.fn
             lines, out_args = [], []
             for v in node.outputs:
                 b = self.plan.pooled.get(v.id)

@@ -259,6 +259,20 @@ class FusedKernel:
             src += ["    for i in range(n):", *(f"        {x}" for x in body)]
         return "\n".join(src) + "\n"
 
+    def precompile(self, out_dtypes: list[str], in_dtypes: list[str]) -> None:
+        """Compile the kernel for these dtypes now (or load it from numba's disk cache), so
+        that the compile time is counted at compile and the first run is not slowed."""
+        fn = self.fn
+        if not hasattr(fn, "compile"):  # NUMBA_DISABLE_JIT=1: plain Python
+            return
+        import numba
+
+        ints = len(self.call_args()) + len(self.tail_args())
+        arrays = [numba.typeof(np.empty(1, dt)) for dt in (*out_dtypes, *in_dtypes)]
+        lead = len(self.call_args())
+        sig = [numba.int64] * lead + arrays + [numba.int64] * (ints - lead)
+        fn.compile(tuple(sig))
+
     def call_args(self) -> list[str]:
         """Leading integer arguments (``n`` and the channel layout) as source text."""
         lead = [str(self.size)]
