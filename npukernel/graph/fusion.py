@@ -260,8 +260,10 @@ class FusedKernel:
         return "\n".join(src) + "\n"
 
     def precompile(self, out_dtypes: list[str], in_dtypes: list[str]) -> None:
-        """Compile the kernel for these dtypes now (or load it from numba's disk cache), so
-        that the compile time is counted at compile and the first run is not slowed."""
+        """Compile the kernel for these dtypes now (or load it from numba's disk cache).
+
+        The compile time then counts at compile, and the first run is not slowed.
+        """
         fn = self.fn
         if not hasattr(fn, "compile"):  # NUMBA_DISABLE_JIT=1: plain Python
             return
