@@ -19,3 +19,16 @@ def test_small_gemms_run_on_one_blas_thread_and_large_ones_on_all():
     assert _blas_threads() == blas._state["max"] >= 1
     ops.matmul(a, a)
     assert _blas_threads() == 1
+
+
+def test_a_count_changed_behind_our_back_is_set_again():
+    from threadpoolctl import threadpool_limits
+
+    a = npk.Tensor(np.ones((64, 64), np.float32))
+    ops.matmul(a, a)
+    limits = threadpool_limits(limits=2, user_api="blas")  # someone else's setting
+    try:
+        ops.matmul(a, a)
+        assert _blas_threads() == 1
+    finally:
+        limits.restore_original_limits()

@@ -5,7 +5,7 @@ OpenBLAS splits every GEMM over all cores and its workers spin between calls. On
 splitting a small GEMM made a LeNet-5 training step 9x slower (254 ms vs 29 ms with one
 thread, measured under load). So npukernel runs GEMMs below :data:`PARALLEL_MIN_FLOPS`
 on one thread and lets larger ones use every core. The setting is process-wide in
-OpenBLAS; :func:`threads_for` only calls into it when the count changes.
+OpenBLAS; :func:`threads_for` only sets it when the count differs.
 
 Example:
     >>> from npukernel.kernels import blas
@@ -46,7 +46,9 @@ def threads_for(flops: int) -> int:
     if not ctl:
         return 0
     n = _state["max"] if flops >= PARALLEL_MIN_FLOPS else 1
-    if n != _state["current"]:
+    # asked each time (under 1 us), not cached: other code (threadpoolctl in a notebook,
+    # another library) may have changed the process-wide setting since our last call
+    if ctl.num_threads != n:
         ctl.set_num_threads(n)
-        _state["current"] = n
+    _state["current"] = n
     return n
