@@ -23,20 +23,24 @@ import os
 #: own and keep BLAS on one thread (``kernels/conv.py``).
 PARALLEL_MIN_FLOPS = 20_000_000
 
-_state: dict = {"controller": None, "current": None, "max": None}
+_state: dict = {"controller": None, "current": None, "max": None, "tries": 0}
 
 
 def _controller():  # noqa: ANN202
-    if _state["controller"] is None:
+    if not _state["controller"] and _state["tries"] < 3:  # a failed lookup is retried twice
+        _state["tries"] += 1
         try:
             from threadpoolctl import ThreadpoolController
 
             libs = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:  # pragma: no cover - threadpoolctl missing or unknown BLAS
             libs = []
-        _state["controller"] = libs[0] if libs else False
-        if libs:
-            _state["max"] = max(1, min(libs[0].num_threads, os.cpu_count() or 1))
+        # numpy's own BLAS runs np.matmul; scipy (loaded for numba) brings a second one
+        ours = [c for c in libs if "numpy" in os.path.basename(os.path.dirname(c.filepath))]
+        lib = (ours or libs or [False])[0]
+        _state["controller"] = lib
+        if lib:
+            _state["max"] = max(1, min(lib.num_threads, os.cpu_count() or 1))
     return _state["controller"]
 
 
