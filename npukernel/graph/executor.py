@@ -63,7 +63,7 @@ class Program:
         for b, arr in enumerate(self.buffers):
             self.ns[f"B{b}"], self.ns[f"F{b}"] = arr, arr.reshape(-1)
         self.source, self.lines = self._generate(timed=False)
-        self.timed_source, self.timed_lines = self._generate(timed=True)
+        self.timed_source, self.timed_lines = "", []  # made when a profiler first needs it
         self._fn: Callable | None = None
         self._timed: Callable | None = None
         self.device = next((n.device for n in graph.nodes if n.device is not None), None)
@@ -160,6 +160,8 @@ class Program:
 
     # -- running -----------------------------------------------------------------------
     def _compile(self, timed: bool) -> Callable:
+        if timed and not self.timed_source:
+            self.timed_source, self.timed_lines = self._generate(timed=True)
         src = self.timed_source if timed else self.source
         code = compile(src, f"<graph {self.graph.name}{' timed' if timed else ''}>", "exec")
         scope = dict(self.ns)

@@ -51,7 +51,8 @@ def _arrays_in(obj: Any, depth: int = 0) -> list[np.ndarray]:
     return [a for it in items for a in _arrays_in(it, depth + 1)]
 
 
-def _root(arr: np.ndarray) -> int:
+def block_of(arr: np.ndarray) -> int:
+    """Identity of the memory block an array lives in (a view's ultimate base)."""
     while isinstance(arr.base, np.ndarray):
         arr = arr.base
     return id(arr)
@@ -93,7 +94,7 @@ def plan(graph: Graph, arrays: dict) -> Plan:
             continue
         until = result.last_use.get(sv.id, -1)
         for a in _arrays_in(arrays.get(sv.id)):
-            r = _root(a)
+            r = block_of(a)
             root_end[r] = max(root_end.get(r, -1), until)
     for v in graph.outputs:
         result.last_use[v.id] = end

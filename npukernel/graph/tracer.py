@@ -29,6 +29,7 @@ import numpy as np
 from npukernel import tracing
 from npukernel.errors import GraphError
 from npukernel.graph.ir import CONST, INPUT, NODE, PARAM, SAVED, Graph, Node, Value
+from npukernel.graph.memory import block_of
 from npukernel.ops.opdef import RANDOM
 from npukernel.tensor import Parameter, Tensor
 
@@ -57,13 +58,6 @@ def user_site(skip_machinery: bool = True) -> tuple[str, str]:
     return "<unknown>", ""
 
 
-def _root(arr: np.ndarray) -> int:
-    """Identity of the memory block an array lives in (a view's ultimate base)."""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return id(arr)
-
-
 class Tracer:
     """Receives the tracing hooks and builds the graph."""
 
@@ -81,7 +75,7 @@ class Tracer:
         self.by_array[id(arr)] = v
         self.keep.append(arr)
         self.trace_arrays[v.id] = arr
-        v.root = _root(arr)
+        v.root = block_of(arr)
         return v
 
     def add_input(self, t: Tensor) -> Value:
@@ -98,7 +92,7 @@ class Tracer:
             if v is None:
                 arr = t._data
                 v = self.graph.new_value(PARAM, arr.shape, arr.dtype.name, param=t)
-                v.root = _root(arr)
+                v.root = block_of(arr)
                 self.params[id(t)] = v
                 self.graph.params.append(v)
                 self.trace_arrays[v.id] = arr

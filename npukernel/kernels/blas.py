@@ -23,7 +23,7 @@ import os
 #: own and keep BLAS on one thread (``kernels/conv.py``).
 PARALLEL_MIN_FLOPS = 20_000_000
 
-_state: dict = {"controller": None, "current": None, "max": None, "tries": 0}
+_state: dict = {"controller": None, "max": None, "tries": 0}
 
 
 def _controller():  # noqa: ANN202
@@ -54,5 +54,4 @@ def threads_for(flops: int) -> int:
     # another library) may have changed the process-wide setting since our last call
     if ctl.num_threads != n:
         ctl.set_num_threads(n)
-    _state["current"] = n
     return n
