@@ -108,8 +108,14 @@ CONV_CASES = [
 
 @pytest.mark.parametrize(
     ("case", "algo_name"),
-    # the direct kernels are stride-1 only, and conv2d_algo never sends them other cases
-    [(c, a) for c in CONV_CASES for a in ("im2col", "direct") if a == "im2col" or c[2] == (1, 1)],
+    # the direct kernels are stride-1 only, the implicit ones stride-1 with one group, and
+    # conv2d_algo never sends them other cases
+    [
+        (c, a)
+        for c in CONV_CASES
+        for a in ("im2col", "direct", "implicit")
+        if a == "im2col" or (c[2] == (1, 1) and (a == "direct" or c[5] == 1))
+    ],
 )
 def test_conv2d_forward_backward_float64(case, algo_name, monkeypatch):
     monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: algo_name)
@@ -159,6 +165,7 @@ def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
     # chunks run on one or two threads, with the forward's columns kept or rebuilt.
     monkeypatch.setattr(conv, "_CHUNK_BYTES", 3 * 27 * 36 * 8)
     monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, threads))
+    monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: "im2col")
     if not keep_cols:
         monkeypatch.setattr(conv, "_KEEP_COLS_BYTES", 0)
     r = rng(3)
@@ -174,6 +181,36 @@ def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
     np.testing.assert_allclose(dw, dw_ref, atol=1e-12)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dw_im2col", [False, True])
+def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, dw_im2col):
+    # 11 images in tasks of ~2 and weight-gradient blocks of 3 (a short last one of each),
+    # 13 output channels (gemm tiles of 5, 4 and 4 rows; dot tiles of 4 and 1), 7x9
+    # images (rows not a whole number of vectors), float32 and float64 vector widths;
+    # the weight gradient by the dot tiles or, for large C*KH*KW, by im2col.
+    monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, threads))
+    if dw_im2col:
+        monkeypatch.setattr(conv, "_IMPLICIT_DW_MAX_K", 0)
+    monkeypatch.setattr(conv, "_IMPLICIT_TASK_FLOPS", 2 * 13 * 30 * 80)  # ~2 images
+    r = rng(5)
+    x = r.standard_normal((11, 5, 7, 9)).astype(dtype)
+    w = r.standard_normal((13, 5, 3, 2)).astype(dtype)
+    args = ((1, 1), (1, 2, 0, 1), (1, 2), 1)
+    geo_bytes = 5 * 9 * 11 + 40  # about one image's padded planes
+    monkeypatch.setattr(conv, "_DW_BLOCK_BYTES", 3 * (geo_bytes + 13 * 40) * x.itemsize)
+    assert conv.conv2d_algo(x.shape, w.shape, *args, dtype) == "implicit"
+    y, ctx = conv.conv2d_forward(x, w, *args)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"atol": 1e-12}
+    np.testing.assert_allclose(y, conv_ref(x, w, *args), **tol)
+    dy = r.standard_normal(y.shape).astype(dtype)
+    dx, dw = conv.conv2d_backward(dy, x, w, ctx, *args)
+    dx_ref, dw_ref = conv_ref_backward(dy, x, w, *args)
+    assert dx.dtype == dw.dtype == dtype
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+    np.testing.assert_allclose(dw, dw_ref, **tol)
+
+
 def test_conv2d_float32_forward():
     r = rng(4)
     x = r.standard_normal((3, 3, 6, 5)).astype(np.float32)
@@ -185,10 +222,12 @@ def test_conv2d_float32_forward():
 
 
 def test_conv2d_algo_choice():
-    assert conv.conv2d_algo((64, 64, 16, 16), (64, 64, 3, 3), groups=1) == "im2col"
+    assert conv.conv2d_algo((64, 64, 16, 16), (64, 64, 3, 3), groups=1) == "implicit"
+    assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3)) == "implicit"
+    assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3), dtype=np.float16) == "im2col"
+    assert conv.conv2d_algo((64, 16, 32, 32), (32, 16, 3, 3), (2, 2)) == "im2col"
     assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), groups=32) == "direct"
     assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), (2, 2), groups=32) == "im2col"
-    assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3)) == "im2col"
 
 
 # --------------------------------------------------------------------------- pooling
