@@ -818,10 +818,13 @@ _IMPLICIT_TASK_FLOPS = 8_000_000
 # output gradients fit in this much (a core's L2 on the Zen machine is 512 KB).
 _DW_BLOCK_BYTES = 256 << 10
 
-# Weight gradients with more rows than this (C*KH*KW) go through im2col and OpenBLAS:
-# interleaved medians, ms, implicit | im2col, batch 64, 2 threads: 3x3 convolutions
-# 16->16@32 4.9 | 6.7, 32->32@16 4.4 | 6.2, 64->64@8 6.0 | 4.6, 64->64@16 17.7 | 14.9.
-_IMPLICIT_DW_MAX_K = 300
+# The weight gradient uses conv_implicit's outer-product tiles (weight_grad_outer) when
+# the output channels fill whole tiles and C*KH*KW reaches this, else its dot tiles
+# (weight_grad_images). Single-threaded, ms per 64 images, outer | dot | (im2col, 2
+# threads): 3x3 16->16@32 6.1 | 6.2 | (6.7), 32->32@16 5.9 | 6.3 | (6.2), 64->64@8
+# 8.2 | 9.6 | (4.6), 64->64@16 23.4 | 30.1 | (14.9); 3->16@32 2.1 | 1.5; LeNet-5's
+# 1->6@28 k5 0.71 | 0.32 and 6->16@12 k5 0.62 | 0.66.
+_OUTER_DW_MIN_K = 256
 
 
 def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
@@ -878,31 +881,46 @@ def _implicit_grads(dy, x, w, x_shape, w_shape, padding, dilation):
         wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
         top_left = (dh * (kh - 1) - pt, dw_ * (kw - 1) - pl)
         _implicit_conv(dy, wf, dx, (kh, kw), top_left, dilation)
-    if x is not None and c * kh * kw > _IMPLICIT_DW_MAX_K:
-        dwt = _im2col_grads(dy, x, None, x_shape, w_shape, (1, 1), padding, dilation, 1)[1]
-    elif x is not None:
-        geo = _geometry(x.shape, dy.shape[2:], (kh, kw), (pt, pl), tuple(dilation), x.itemsize)
-        dyext_size = oc * geo.dot_length
-        nb = max(1, _DW_BLOCK_BYTES // ((geo.pad_size + dyext_size) * x.itemsize))
-        n = x.shape[0]
-        per, tasks, parts = _implicit_tasks(n, 2 * oc * c * kh * kw * geo.dot_length)
-        nb = max(1, min(nb, per))
-        tasks = -(-n // nb)
-        parts = min(parts, tasks)
-        acc = np.zeros((parts, oc, c * kh * kw), dtype=x.dtype)
-        _run_shared(_implicit_dw_part, tasks, parts, dy, x, geo, acc, nb)
-        dwt = (acc[0] if parts == 1 else acc.sum(axis=0)).reshape(w_shape)
+    if x is not None:
+        dwt = _implicit_weight_grad(dy, x, w_shape, padding, dilation)
     return dx, dwt
 
 
-def _implicit_dw_part(dy, x, geo, acc, nb, p, todo):
+def _implicit_weight_grad(dy, x, w_shape, padding, dilation):
+    """``dW`` by the outer-product or the dot tiles of :mod:`conv_implicit`, over threads."""
+    oc, c, kh, kw = w_shape
+    k = c * kh * kw
+    geo = _geometry(x.shape, dy.shape[2:], (kh, kw), (padding[0], padding[2]), tuple(dilation),
+                    x.itemsize)  # fmt: skip
+    nr = simd.VECTORS * simd.lanes(x.itemsize)
+    outer = oc % nr == 0 and k >= _OUTER_DW_MIN_K
+    length = geo.oh * geo.wp if outer else geo.dot_length
+    per_image = geo.pad_size + oc * length
+    nb = max(1, _DW_BLOCK_BYTES // (per_image * x.itemsize))
+    n = x.shape[0]
+    per, tasks, parts = _implicit_tasks(n, 2 * oc * k * length)
+    nb = max(1, min(nb, per))
+    tasks = -(-n // nb)
+    parts = min(parts, tasks)
+    acc = np.zeros((parts, k, oc) if outer else (parts, oc, k), dtype=x.dtype)
+    _run_shared(_implicit_dw_part, tasks, parts, dy, x, geo, acc, nb, outer, length)
+    total = acc[0] if parts == 1 else acc.sum(axis=0)
+    return np.ascontiguousarray(total.T if outer else total).reshape(w_shape)
+
+
+def _implicit_dw_part(dy, x, geo, acc, nb, outer, length, p, todo):
     pads = _workspace("idwpad", (nb * geo.pad_size,), x.dtype)
-    dyext = _workspace("idyext", (nb * dy.shape[1] * geo.dot_length,), x.dtype)
+    dyext = _workspace("idyext", (nb * dy.shape[1] * length,), x.dtype)
     n = x.shape[0]
     for t in todo:
         n0 = t * nb
-        implicit.weight_grad_images(dy, x, n0, min(n, n0 + nb), geo.offs, geo.pt, geo.pl, geo.hp,
-                                    geo.wp, geo.dot_length, geo.pad_size, acc[p], pads, dyext)  # fmt: skip
+        n1 = min(n, n0 + nb)
+        if outer:
+            implicit.weight_grad_outer(dy, x, n0, n1, geo.offs, geo.pt, geo.pl, geo.hp, geo.wp,
+                                       geo.pad_size, acc[p], pads, dyext)  # fmt: skip
+        else:
+            implicit.weight_grad_images(dy, x, n0, n1, geo.offs, geo.pt, geo.pl, geo.hp, geo.wp,
+                                        length, geo.pad_size, acc[p], pads, dyext)  # fmt: skip
 
 
 def _direct_forward_block(x, w, y, geom, offs, p, t0, t1):

@@ -295,3 +295,77 @@ def weight_grad_images(dy, x, n0, n1, offs, pt, pl, hp, wp, dot_length, pad_size
                           dot_length, m, dstep, pad_size, accf, o0 * k + k0, k)  # fmt: skip
                 k0 += kr
             o0 += mr
+
+
+@njit(cache=True, nogil=True)
+def _outer_rows(mr, a, ao, arow, length, src, so, lds, y, yo, ldy):
+    """One outer tile of ``mr`` rows (a literal per branch, as the intrinsic needs)."""
+    if mr == 5:
+        simd.outer_tile(5, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+    elif mr == 4:
+        simd.outer_tile(4, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+    elif mr == 3:
+        simd.outer_tile(3, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+    elif mr == 2:
+        simd.outer_tile(2, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+    else:
+        simd.outer_tile(1, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+
+
+@njit(cache=True, nogil=True)
+def weight_grad_outer(dy, x, n0, n1, offs, pt, pl, hp, wp, pad_size, acct, pads, dyt):
+    """``acct[k, o] += sum over images n0..n1-1 of window k of x[n] . dy[n, o]``.
+
+    The transposed weight gradient ``acct`` (``(C*KH*KW, OCp)``, ``OCp`` the channels
+    rounded up to whole tiles) is a sum of outer products: for each position ``p`` of
+    the padded grid, ``MR`` taps' values (broadcast) times the row ``dyt[p, :]`` of the
+    output gradient transposed (vectors). Each tile's accumulators run over a whole
+    image in registers, and it loads one vector row and ``MR`` scalars per ``2*MR``
+    vector FMAs, where :func:`weight_grad_images`' dot tiles load 7 vectors per 12.
+
+    Args:
+        dy: ``(N, OC, OH, OW)``.
+        x: ``(N, C, H, W)``.
+        n0: first image.
+        n1: one past the last image.
+        offs: ``Geometry.offs`` of the forward.
+        pt: ``Geometry.pt``.
+        pl: ``Geometry.pl``.
+        hp: ``Geometry.hp``.
+        wp: ``Geometry.wp``.
+        pad_size: ``Geometry.pad_size``.
+        acct: ``(C*KH*KW, OCp)`` accumulator.
+        pads: scratch of ``nb * pad_size``.
+        dyt: scratch of ``nb * OH*Wp * OCp``.
+    """
+    oc = dy.shape[1]
+    oh = dy.shape[2]
+    ow = dy.shape[3]
+    k = offs.shape[0]
+    ocp = acct.shape[1]
+    length = oh * wp
+    nb = pads.shape[0] // pad_size
+    tstep = length * ocp
+    nr = _NV * (_VEC_BYTES // pads.itemsize)
+    accf = acct.reshape(-1)
+    dyf = dy.reshape(-1)
+    for q in range(dyt.shape[0]):
+        dyt[q] = 0.0
+    for b0 in range(n0, n1, nb):
+        m = min(nb, n1 - b0)
+        for b in range(m):
+            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], pt, pl, hp, wp)
+            for o in range(oc):
+                for r in range(oh):
+                    s = uint64((((b0 + b) * oc + o) * oh + r) * ow)
+                    d = uint64(b * tstep + r * wp * ocp + o)
+                    for q in range(uint64(ow)):
+                        dyt[d + q * uint64(ocp)] = dyf[s + q]
+        for o0 in range(0, ocp, nr):
+            k0 = 0
+            while k0 < k:
+                mr = min(_MR, k - k0)
+                for b in range(m):
+                    _outer_rows(mr, pads, b * pad_size, offs[k0:], length, dyt,
+                                b * tstep + o0, ocp, accf, k0 * ocp + o0, ocp)  # fmt: skip
+                k0 += mr

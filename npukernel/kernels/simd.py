@@ -234,3 +234,62 @@ def dot_tile(
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def outer_tile(typingctx, mr, nv, a, ao, arow, length, src, so, lds, y, yo, ldy):
+    """``y[yo + i*ldy + c] += sum_p a[ao + arow[i] + p] * src[so + p*lds + c]``.
+
+    For ``i < MR``, ``c < NV * lanes`` (``mr`` and ``nv`` are compile-time literals) and
+    ``p < length``: a sum of outer products of ``MR`` strided runs of ``a`` (broadcast)
+    with rows of ``src`` (vectors). The accumulators start from ``y``'s block and stay
+    in registers over all of ``p``.
+    """
+    if not isinstance(mr, types.IntegerLiteral) or not isinstance(nv, types.IntegerLiteral):
+        return None
+    rows = mr.literal_value
+    vectors = nv.literal_value
+    sig = types.void(mr, nv, a, ao, arow, length, src, so, lds, y, yo, ldy)
+
+    def codegen(context, builder, signature, args):
+        _, _, a_, ao_, arow_, len_, src_, so_, lds_, y_, yo_, ldy_ = args
+        tys = signature.args
+        _, vty, n = _vector_type(context, tys[2].dtype)
+        fma = _fma(builder, vty)
+        i64 = ir.IntType(64)
+        ap = _data(context, builder, tys[2], a_)
+        rp = _data(context, builder, tys[4], arow_)
+        sp = _data(context, builder, tys[6], src_)
+        yp = _data(context, builder, tys[9], y_)
+        abase = [
+            builder.add(ao_, builder.load(builder.gep(rp, [ir.Constant(i64, i)])))
+            for i in range(rows)
+        ]
+        yidx = []
+        accs = []
+        for i in range(rows):
+            row = builder.add(yo_, builder.mul(ldy_, ir.Constant(i64, i)))
+            for v in range(vectors):
+                idx = builder.add(row, ir.Constant(i64, v * n))
+                acc = cgutils.alloca_once(builder, vty)
+                builder.store(_load_vec(builder, yp, idx, vty), acc)
+                yidx.append(idx)
+                accs.append(acc)
+        with cgutils.for_range(builder, len_) as loop:
+            p = loop.index
+            base = builder.add(so_, builder.mul(p, lds_))
+            bv = [
+                _load_vec(builder, sp, builder.add(base, ir.Constant(i64, v * n)), vty)
+                for v in range(vectors)
+            ]
+            for i in range(rows):
+                s = builder.load(builder.gep(ap, [builder.add(abase[i], p)]))
+                av = _splat(builder, s, vty)
+                for v in range(vectors):
+                    acc = accs[i * vectors + v]
+                    builder.store(builder.call(fma, [av, bv[v], builder.load(acc)]), acc)
+        for idx, acc in zip(yidx, accs, strict=True):
+            _store_vec(builder, builder.load(acc), yp, idx, vty)
+        return context.get_dummy_value()
+
+    return sig, codegen

@@ -183,24 +183,26 @@ def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("dw_im2col", [False, True])
-def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, dw_im2col):
-    # 11 images in tasks of ~2 and weight-gradient blocks of 3 (a short last one of each),
-    # 13 output channels (gemm tiles of 5, 4 and 4 rows; dot tiles of 4 and 1), 7x9
-    # images (rows not a whole number of vectors), float32 and float64 vector widths;
-    # the weight gradient by the dot tiles or, for large C*KH*KW, by im2col.
+@pytest.mark.parametrize("oc", [13, 16])
+def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
+    # 11 images in tasks of ~2 and weight-gradient blocks of 3 (a short last one of each);
+    # 7x9 images (rows not a whole number of vectors); float32 and float64 vector widths.
+    # 13 output channels: gemm tiles of 5, 4 and 4 rows, the weight gradient by dot tiles
+    # of 4 and 1 rows; 16: whole vector columns, so the weight gradient takes the outer
+    # product tiles (of 5 and 5 rows: C*KH*KW = 30).
     monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, threads))
-    if dw_im2col:
-        monkeypatch.setattr(conv, "_IMPLICIT_DW_MAX_K", 0)
-    monkeypatch.setattr(conv, "_IMPLICIT_TASK_FLOPS", 2 * 13 * 30 * 80)  # ~2 images
+    monkeypatch.setattr(conv, "_OUTER_DW_MIN_K", 0)
     r = rng(5)
     x = r.standard_normal((11, 5, 7, 9)).astype(dtype)
-    w = r.standard_normal((13, 5, 3, 2)).astype(dtype)
+    w = r.standard_normal((oc, 5, 3, 2)).astype(dtype)
     args = ((1, 1), (1, 2, 0, 1), (1, 2), 1)
-    geo_bytes = 5 * 9 * 11 + 40  # about one image's padded planes
-    monkeypatch.setattr(conv, "_DW_BLOCK_BYTES", 3 * (geo_bytes + 13 * 40) * x.itemsize)
+    monkeypatch.setattr(conv, "_IMPLICIT_TASK_FLOPS", 2 * oc * 30 * 80)  # ~2 images
+    geo = conv._geometry(x.shape, (8, 8), (3, 2), (1, 0), (1, 2), x.itemsize)
+    per_image = geo.pad_size + oc * max(geo.dot_length, geo.oh * geo.wp)
+    monkeypatch.setattr(conv, "_DW_BLOCK_BYTES", 3 * per_image * x.itemsize)
     assert conv.conv2d_algo(x.shape, w.shape, *args, dtype) == "implicit"
     y, ctx = conv.conv2d_forward(x, w, *args)
+    assert y.shape == (11, oc, 8, 8)
     tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"atol": 1e-12}
     np.testing.assert_allclose(y, conv_ref(x, w, *args), **tol)
     dy = r.standard_normal(y.shape).astype(dtype)
