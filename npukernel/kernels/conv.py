@@ -829,10 +829,10 @@ _OUTER_DW_MIN_K = 256
 
 def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
     """``(images per task, tasks, threads)`` for the implicit kernels on ``n`` images."""
-    parts = _parts(n)
     tasks = max(1, min(n, round(n * flops_per_image / _IMPLICIT_TASK_FLOPS)))
     if tasks < 2:
-        parts = 1
+        return n, 1, 1
+    parts = _parts(n)
     tasks = -(-tasks // parts) * parts  # whole rounds of the threads
     per = -(-n // tasks)
     tasks = -(-n // per)

@@ -1,8 +1,10 @@
 """Batch normalisation and layer normalisation kernels, forward and backward.
 
-Statistics are accumulated in float64 whatever the data dtype, in two passes over
-contiguous runs (mean, then the sum of squared deviations: no cancellation as in
-``E[x^2] - E[x]^2``); a third pass normalises and applies the affine transform.
+Statistics are accumulated in float64 whatever the data dtype, over contiguous runs.
+Layer norm takes two passes (mean, then the sum of squared deviations: no cancellation
+as in ``E[x^2] - E[x]^2``); batch norm takes one, of deviations from a sample of each
+channel (see :func:`batch_norm_train_forward`). A last pass normalises and applies the
+affine transform.
 
 Batch norm views ``x`` as ``(N, C, S)`` with ``S = H*W`` and runs one parallel task per
 channel, whose data are ``N`` contiguous runs of ``S``. For ``(N, C)`` input (``S == 1``)
@@ -164,12 +166,17 @@ def batch_norm_train_forward(
         m = x3.shape[0] * x3.shape[2]
         sums = np.empty(c_n)
         sq = np.empty(c_n)
-        zero = np.zeros(c_n)
-        _channel_sums(x3, x3, zero, zero, sums, sq)  # first pass: the sums
+        # One pass: the sum and the squared deviations from a sample of the channel,
+        # k = x[0, c, 0], in float64; q = sum((x - mean)^2) = sq - m * (mean - k)^2.
+        # With k drawn from the data, |mean - k| is a few standard deviations, so the
+        # subtraction loses a few bits of float64's 52, not float32's 23 (two passes,
+        # mean first, read the 4 MB activations of a ResNet-20 layer twice).
+        k = x3[0, :, 0].astype(np.float64)
+        _channel_sums(x3, x3, k, k, sums, sq)
         mean[:] = sums / m
-        _channel_sums(x3, x3, mean, mean, sums, sq)  # second: squared deviations
-        invstd[:] = 1.0 / np.sqrt(sq / m + eps)
-        var_unb[:] = sq / (m - 1) if m > 1 else np.nan
+        q = np.maximum(sq - m * np.square(mean - k), 0.0)
+        invstd[:] = 1.0 / np.sqrt(q / m + eps)
+        var_unb[:] = q / (m - 1) if m > 1 else np.nan
     g = np.asarray(gamma, dtype=np.float64)
     scale = g * invstd
     shift = np.asarray(beta, dtype=np.float64) - mean * scale

@@ -367,6 +367,20 @@ def test_batch_norm_train(shape):
     np.testing.assert_allclose(dbeta, num_grad(loss, beta), atol=1e-6)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e4, -1e6])
+def test_batch_norm_statistics_hold_far_from_zero(offset):
+    # one pass over deviations from a sample: a mean 1e8 standard deviations away from
+    # zero must not cancel the variance away (float32 data, float64 sums)
+    r = rng(9)
+    x = (r.standard_normal((16, 4, 6, 6)) * 0.01 + offset).astype(np.float32)
+    x[0, :, 0, 0] = offset + 0.05  # the sample the pass starts from, an outlier
+    one = np.ones(4, np.float32)
+    _, mean, invstd, var_unb = norm.batch_norm_train_forward(x, one, 0 * one, 1e-9, return_var=True)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(invstd, 1 / np.sqrt(x64.var(axis=(0, 2, 3)) + 1e-9), rtol=1e-6)
+    np.testing.assert_allclose(var_unb, x64.var(axis=(0, 2, 3), ddof=1), rtol=1e-6)
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (3, 2, 3, 4)])
 def test_batch_norm_eval(shape):
     r = rng(8)
