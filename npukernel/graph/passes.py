@@ -6,6 +6,7 @@ planning::
 
     fold_constants     node whose inputs are all constants -> its traced result
     fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
+    fuse_batch_norm_relu  relu(batch_norm_train(x)) -> batch_norm_train_relu(x)
     eliminate_dead     nodes whose results nobody reads (host updates always stay)
 
 Example:
@@ -122,3 +123,52 @@ def _affine_from_batch_norm(graph: Graph, node: Node) -> list[Node]:
     y.producer = last
     steps.append(last)
     return steps
+
+
+def fuse_batch_norm_relu(graph: Graph) -> int:
+    """Merge a training BatchNorm and the ReLU that alone reads it; return the count.
+
+    ``r = relu(batch_norm_train(x)[0])`` becomes ``r = batch_norm_train_relu(x)[0]``: the
+    normalising pass writes ``max(y, 0)`` and the ReLU's own pass over the activations
+    (read ``y``, write ``r``) disappears. The backward's ``relu_grad(y, dr)`` reads ``r``
+    instead (``r > 0`` exactly where ``y > 0``), so ``y`` is never materialised. Applies
+    only when nothing else reads ``y`` (a graph output, another operator).
+
+    Example:
+        >>> import npukernel as npk
+        >>> from npukernel import nn, ops
+        >>> from npukernel.graph.tracer import trace
+        >>> bn = nn.BatchNorm2d(2).set_train()
+        >>> x = npk.Tensor(np.ones((2, 2, 1, 1), np.float32))
+        >>> tr, _ = trace(lambda x: ops.relu(bn(x)), (x,))
+        >>> fuse_batch_norm_relu(tr.graph)
+        1
+        >>> [n.name for n in tr.graph.nodes if n.op is not None]
+        ['batch_norm_train_relu']
+    """
+    users = graph.users()
+    outputs = {v.id for v in graph.outputs}
+    dropped: set[int] = set()
+    count = 0
+    for node in graph.nodes:
+        if node.name != "batch_norm_train" or node.dyn_attrs:
+            continue
+        y = node.outputs[0]
+        readers = users.get(y.id, [])
+        relus = [n for n in readers if n.name == "relu"]
+        grads = [n for n in readers if n.name == "relu_grad" and n.inputs[0] is y]
+        if y.id in outputs or len(relus) != 1 or len(relus) + len(grads) != len(readers):
+            continue
+        if any(v is y for g in grads for v in g.inputs[1:]):
+            continue
+        relu = relus[0]
+        r = relu.outputs[0]
+        node.name, node.op = "batch_norm_train_relu", OPS["batch_norm_train_relu"]
+        node.outputs[0] = r
+        r.producer = node
+        for g in grads:
+            g.inputs[0] = r
+        dropped.add(id(relu))
+        count += 1
+    graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
+    return count

@@ -58,11 +58,14 @@ def _sum_and_dot(a, b, ca, cb):
 
 
 @njit(cache=True)
-def _lincomb(dst, a, b, ka, kb, k0, use_b):
-    """``dst = a * ka + b * kb + k0`` (``b`` ignored unless ``use_b``)."""
+def _lincomb(dst, a, b, ka, kb, k0, use_b, relu):
+    """``dst = a * ka + b * kb + k0`` (``b`` ignored unless ``use_b``; ``max(0, .)`` if ``relu``)."""
     if use_b:
         for k in range(dst.shape[0]):
             dst[k] = a[k] * ka + b[k] * kb + k0
+    elif relu:
+        for k in range(dst.shape[0]):
+            dst[k] = max(a[k] * ka + k0, 0.0)
     else:
         for k in range(dst.shape[0]):
             dst[k] = a[k] * ka + k0
@@ -94,13 +97,16 @@ def _channel_sums(a3, b3, ca, cb, sum_a, dot):
 
 
 @njit(cache=True, parallel=True)
-def _channel_lincomb(a3, b3, ka, kb, k0, use_b, out3):
-    """``out[n, c, :] = a[n, c, :] * ka[c] + b[n, c, :] * kb[c] + k0[c]``, per (n, c) run."""
+def _channel_lincomb(a3, b3, ka, kb, k0, use_b, relu, out3):
+    """``out[n, c, :] = a[n, c, :] * ka[c] + b[n, c, :] * kb[c] + k0[c]``, per (n, c) run.
+
+    ``relu`` (without ``use_b``) clamps the result at zero.
+    """
     n_b, c_n, s_n = a3.shape
     for t in prange(n_b * c_n):
         n = t // c_n
         c = t % c_n
-        _lincomb(out3[n, c], a3[n, c], b3[n, c], ka[c], kb[c], k0[c], use_b)
+        _lincomb(out3[n, c], a3[n, c], b3[n, c], ka[c], kb[c], k0[c], use_b, relu)
 
 
 def _as_nc_s(x: np.ndarray) -> np.ndarray:
@@ -108,12 +114,15 @@ def _as_nc_s(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _channel_affine(x3, scale, shift, dtype):
+def _channel_affine(x3, scale, shift, dtype, relu=False):
     y3 = np.empty(x3.shape, dtype=dtype)
     if x3.shape[2] == 1:
-        np.add(np.multiply(x3[:, :, 0], scale.astype(dtype)), shift.astype(dtype), out=y3[:, :, 0])
+        y2 = y3[:, :, 0]
+        np.add(np.multiply(x3[:, :, 0], scale.astype(dtype)), shift.astype(dtype), out=y2)
+        if relu:
+            np.maximum(y2, 0, out=y2)
     else:
-        _channel_lincomb(x3, x3, scale, scale, shift, False, y3)
+        _channel_lincomb(x3, x3, scale, scale, shift, False, relu, y3)
     return y3
 
 
@@ -124,6 +133,7 @@ def batch_norm_train_forward(
     eps: float,
     *,
     return_var: bool = False,
+    relu: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Batch normalisation with batch statistics (training mode).
 
@@ -142,6 +152,7 @@ def batch_norm_train_forward(
         eps: added to the variance.
         return_var: also return the unbiased variance ``var * M / (M - 1)`` (what the
             running statistics are updated with; NaN when ``M == 1``).
+        relu: return ``max(y, 0)`` instead of ``y`` (graph mode fuses a following ReLU).
 
     Returns:
         ``(y, mean, invstd)``, or ``(y, mean, invstd, var_unbiased)`` with
@@ -180,7 +191,7 @@ def batch_norm_train_forward(
     g = np.asarray(gamma, dtype=np.float64)
     scale = g * invstd
     shift = np.asarray(beta, dtype=np.float64) - mean * scale
-    y = _channel_affine(x3, scale, shift, x.dtype).reshape(x.shape)
+    y = _channel_affine(x3, scale, shift, x.dtype, relu).reshape(x.shape)
     out = (y, mean.astype(x.dtype), invstd.astype(x.dtype))
     if return_var:
         out += (var_unb.astype(x.dtype),)
@@ -276,7 +287,7 @@ def batch_norm_backward(
         dx = (dy3[:, :, 0] * k_dy + x3[:, :, 0] * k_x + k_0).astype(x.dtype)
     else:
         dx = np.empty(x3.shape, dtype=x.dtype)
-        _channel_lincomb(dy3, x3, k_dy, k_x, k_0, True, dx)
+        _channel_lincomb(dy3, x3, k_dy, k_x, k_0, True, False, dx)
     return dx.reshape(x.shape), dgamma.astype(x.dtype), dbeta.astype(x.dtype)
 
 

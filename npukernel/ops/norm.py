@@ -106,6 +106,25 @@ def _bn_train_grad(n, dy, dmean=None, dvar=None):
     return dx, dgamma, dbeta
 
 
+def _bn_train_relu_npu(x, gamma, beta, eps):
+    y, mean, invstd, var_u = nk.batch_norm_train_forward(
+        x, gamma, beta, eps, return_var=True, relu=True
+    )
+    return (y, mean, var_u), (mean, invstd)
+
+
+def _bn_train_relu_cpu(x, gamma, beta, eps):
+    (y, mean, var_u), saved = _bn_train_cpu(x, gamma, beta, eps)
+    return (np.maximum(y, 0), mean, var_u), saved
+
+
+def _bn_train_relu_grad(n, dy, dmean=None, dvar=None):
+    # relu(z) > 0 exactly where z > 0, so the output stands in for the BatchNorm result
+    if dy is not None:
+        dy = F.relu_grad(n.output(0), dy)
+    return _bn_train_grad(n, dy, dmean, dvar)
+
+
 def _bn_examples(rng):
     return [
         (
@@ -248,3 +267,6 @@ register(OpDef("layer_norm", NORM, _ln_npu, _ln_cpu, check=_ln_check, grad=_ln_g
                bad=lambda: [([np.ones((2, 3)), np.ones(2), np.ones(2)], {"begin_norm_axis": 1, "eps": 1e-5},
                              ShapeError)],
                doc="Layer norm over the trailing axes."))  # fmt: skip
+register(OpDef("batch_norm_train_relu", NORM, _bn_train_relu_npu, _bn_train_relu_cpu, check=_bn_check,
+               grad=_bn_train_relu_grad, saves=True, n_outputs=3, examples=_bn_examples,
+               doc="relu(batch_norm_train(x)) in one pass; graph mode fuses the pair into it."))  # fmt: skip
