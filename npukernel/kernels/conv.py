@@ -151,21 +151,26 @@ def conv2d_algo(
         dtype: the element type (the implicit kernels take float32 and float64).
 
     Returns:
-        ``"implicit"`` for stride-1 convolutions of one group when the SIMD tiles can
-        run (not under ``NUMBA_DISABLE_JIT``); ``"direct"`` for stride-1 grouped
+        ``"implicit"`` for convolutions of one group (but 1x1 strided ones) when the SIMD
+        tiles can run (not under ``NUMBA_DISABLE_JIT``); ``"direct"`` for stride-1 grouped
         convolutions with at most 8 input channels per group (depthwise included);
         else ``"im2col"``.
 
     Example:
-        >>> conv2d_algo((64, 16, 32, 32), (32, 16, 3, 3), stride=(2, 2))
+        >>> conv2d_algo((64, 16, 32, 32), (32, 4, 3, 3), stride=(2, 2), groups=4)
         'im2col'
     """
     cg = w_shape[1]
     # Measured fwd+bwd against im2col + OpenBLAS, float32, batch 64, 2 threads: see
     # conv_implicit.py and the README's kernel table.
+    # 1x1 strided convolutions (ResNet shortcuts) stay on im2col: there the columns are
+    # just the subsampled input, and the implicit kernels ran 15-30 % slower (interleaved
+    # medians, batch 64, 16->32@32 and 32->64@16); with 3x3 kernels and stride 2 they
+    # ran 1.2-1.5x faster forward and 1.1x backward.
+    strided_1x1 = tuple(stride) != (1, 1) and tuple(w_shape[2:]) == (1, 1)
     if (
-        tuple(stride) == (1, 1)
-        and groups == 1
+        groups == 1
+        and not strided_1x1
         and simd.AVAILABLE
         and np.dtype(dtype) in (np.float32, np.float64)
     ):
@@ -711,7 +716,7 @@ def conv2d_forward(
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "implicit":
-        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation)
+        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride)
         return y, _Ctx(algo)
     if algo == "direct":
         geom, offs, _ = _direct_geometry(x.shape, w.shape, (oh, ow), padding, dilation, groups)
@@ -840,16 +845,15 @@ def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
 
 
 @functools.lru_cache(maxsize=256)
-def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize):
+def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1, 1)):
     """:class:`conv_implicit.Geometry`, built once per shape (30 us each time otherwise)."""
-    return implicit.Geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize)
+    return implicit.Geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride)
 
 
-def _implicit_conv(src, wmat, out, kernel, top_left, dilation):
+def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1)):
     """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads."""
-    geo = _geometry(
-        src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation), src.itemsize
-    )
+    geo = _geometry(src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation),
+                    src.itemsize, tuple(stride))  # fmt: skip
     packed, starts = implicit.pack_rows(wmat)
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
     _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per)
@@ -861,37 +865,40 @@ def _implicit_conv_part(src, packed, starts, geo, out, per, p, todo):
     n = src.shape[0]
     for t in todo:
         n0 = t * per
-        implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs,
-                                *geo.ints(), out, pad, ybuf)  # fmt: skip
+        implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs, geo.grid,
+                                geo.length, out, pad, ybuf)  # fmt: skip
 
 
-def _implicit_grads(dy, x, w, x_shape, w_shape, padding, dilation):
+def _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation):
     """Implicit-GEMM backward; ``dx`` needs ``w``, ``dw`` needs ``x`` (else ``None``).
 
     ``dx`` is the convolution of ``dy``, placed ``dh*(KH-1) - pt`` rows down and
     ``dw*(KW-1) - pl`` columns right in its padded grid, by the flipped, transposed
-    weight; ``dW`` is :func:`conv_implicit.weight_grad_images` over the forward's grid.
+    weight (stride 1; a strided convolution's ``dx`` goes through im2col and col2im);
+    ``dW`` is :func:`conv_implicit.weight_grad_images` over the forward's grid.
     """
     oc, c, kh, kw = w_shape
     dh, dw_ = dilation
     pt, _, pl, _ = padding
     dx = dwt = None
-    if w is not None:
+    if w is not None and tuple(stride) != (1, 1):
+        dx = _im2col_grads(dy, None, w, x_shape, w_shape, stride, padding, dilation, 1)[0]
+    elif w is not None:
         dx = np.empty(x_shape, dtype=dy.dtype)
         wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)).reshape(c, -1)
         top_left = (dh * (kh - 1) - pt, dw_ * (kw - 1) - pl)
         _implicit_conv(dy, wf, dx, (kh, kw), top_left, dilation)
     if x is not None:
-        dwt = _implicit_weight_grad(dy, x, w_shape, padding, dilation)
+        dwt = _implicit_weight_grad(dy, x, w_shape, stride, padding, dilation)
     return dx, dwt
 
 
-def _implicit_weight_grad(dy, x, w_shape, padding, dilation):
+def _implicit_weight_grad(dy, x, w_shape, stride, padding, dilation):
     """``dW`` by the outer-product or the dot tiles of :mod:`conv_implicit`, over threads."""
     oc, c, kh, kw = w_shape
     k = c * kh * kw
     geo = _geometry(x.shape, dy.shape[2:], (kh, kw), (padding[0], padding[2]), tuple(dilation),
-                    x.itemsize)  # fmt: skip
+                    x.itemsize, tuple(stride))  # fmt: skip
     nr = simd.VECTORS * simd.lanes(x.itemsize)
     outer = oc % nr == 0 and k >= _OUTER_DW_MIN_K
     length = geo.oh * geo.wp if outer else geo.dot_length
@@ -916,11 +923,11 @@ def _implicit_dw_part(dy, x, geo, acc, nb, outer, length, p, todo):
         n0 = t * nb
         n1 = min(n, n0 + nb)
         if outer:
-            implicit.weight_grad_outer(dy, x, n0, n1, geo.offs, geo.pt, geo.pl, geo.hp, geo.wp,
-                                       geo.pad_size, acc[p], pads, dyext)  # fmt: skip
+            implicit.weight_grad_outer(dy, x, n0, n1, geo.offs, geo.grid, geo.pad_size, acc[p], pads,
+                                       dyext)  # fmt: skip
         else:
-            implicit.weight_grad_images(dy, x, n0, n1, geo.offs, geo.pt, geo.pl, geo.hp, geo.wp,
-                                        length, geo.pad_size, acc[p], pads, dyext)  # fmt: skip
+            implicit.weight_grad_images(dy, x, n0, n1, geo.offs, geo.grid, length, geo.pad_size,
+                                        acc[p], pads, dyext)  # fmt: skip
 
 
 def _direct_forward_block(x, w, y, geom, offs, p, t0, t1):
@@ -1120,7 +1127,7 @@ def _backward(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, ctx
     else:
         algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups, dtype)
     if algo == "implicit":
-        return _implicit_grads(dy, x, w, x_shape, w_shape, padding, dilation)
+        return _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation)
     if algo == "direct":
         return _direct_grads(dy, x, w, x_shape, w_shape, padding, dilation, groups)
     return _im2col_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation, groups, ctx)

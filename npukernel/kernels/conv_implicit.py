@@ -43,8 +43,19 @@ _VEC_BYTES = simd.VEC_BYTES
 _NV = simd.VECTORS
 
 
+# Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
+_PT, _PL, _HP, _WP, _SH, _SW, _NPH = range(7)
+
+
 class Geometry:
-    """Padded-grid geometry of a stride-1 convolution of ``src`` into ``out``.
+    """Padded-grid geometry of a convolution of ``src`` into ``out``.
+
+    With stride ``(sh, sw)`` the padded image is split into phase planes, ``(a, b)``
+    holding rows ``a, a + sh, ...`` and columns ``b, b + sw, ...``: tap ``(i, j)`` of a
+    strided convolution reads phase ``(i*dh % sh, j*dw % sw)`` at the shift
+    ``(i*dh // sh, j*dw // sw)``, so on the phase planes every convolution is a stride-1
+    one and the same gemm and weight-gradient tiles serve. Only the phases some tap reads
+    are stored (a 1x1 stride-2 convolution keeps one of four). Stride 1 is one phase.
 
     Args:
         src_shape: ``(N, C, H, W)`` of the convolved array (``x``, or ``dy`` for ``dx``).
@@ -54,38 +65,50 @@ class Geometry:
             negative: rows and columns before the grid are dropped).
         dilation: ``(dh, dw)``.
         itemsize: bytes per element (sets the vector width).
+        stride: ``(sh, sw)``.
 
     Example:
         >>> g = Geometry((64, 16, 32, 32), (32, 32), (3, 3), (1, 1), (1, 1), 4)
         >>> (g.hp, g.wp, g.plane, g.length)
         (34, 34, 1156, 1088)
+        >>> g = Geometry((64, 16, 32, 32), (16, 16), (3, 3), (1, 1), (1, 1), 4, (2, 2))
+        >>> (g.phases.tolist(), g.hp, g.wp)
+        ([[0, 0], [0, 1], [1, 0], [1, 1]], 17, 17)
     """
 
-    def __init__(self, src_shape, out_hw, kernel, top_left, dilation, itemsize):
+    def __init__(self, src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1, 1)):
         _, self.c, self.h, self.w = (int(d) for d in src_shape)
         self.oh, self.ow = (int(d) for d in out_hw)
         self.kh, self.kw = kernel
         self.pt, self.pl = top_left
         self.dh, self.dw = dilation
-        self.hp = self.oh + self.dh * (self.kh - 1)
-        self.wp = self.ow + self.dw * (self.kw - 1)
+        self.sh, self.sw = stride
+        rows_a, rows_u = np.divmod(np.arange(self.kh) * self.dh, self.sh)[::-1]
+        cols_b, cols_v = np.divmod(np.arange(self.kw) * self.dw, self.sw)[::-1]
+        self.hp = self.oh + int(rows_u.max())
+        self.wp = self.ow + int(cols_v.max())
         self.plane = self.hp * self.wp
+        used = sorted({(int(a), int(b)) for a in rows_a for b in cols_b})
+        self.phases = np.array(used, dtype=np.int64).reshape(-1, 2)
+        index = {ab: k for k, ab in enumerate(used)}
+        nph = len(used)
         lanes = simd.lanes(itemsize)
         nr = _NV * lanes
         self.length = -(-self.oh * self.wp // nr) * nr  # gemm columns, whole tiles
         self.dot_length = -(-self.oh * self.wp // lanes) * lanes  # dot steps, whole vectors
-        # the last window starts at offs[-1] <= (C-1)*plane + plane - OH*Wp and reads
+        # the last window starts at most plane - OH*Wp into the last plane and reads
         # ``length`` elements
-        self.pad_size = self.c * self.plane + self.dw * (self.kw - 1) + nr
-        c, i, j = np.meshgrid(
-            np.arange(self.c), np.arange(self.kh), np.arange(self.kw), indexing="ij"
-        )
-        self.offs = (c * self.plane + i * self.dh * self.wp + j * self.dw).reshape(-1)
-        self.offs = self.offs.astype(np.int64)
-
-    def ints(self) -> tuple[int, ...]:
-        """``(pt, pl, hp, wp, length)``, the integers the kernels take."""
-        return (self.pt, self.pl, self.hp, self.wp, self.length)
+        self.pad_size = self.c * nph * self.plane + int(cols_v.max()) + nr
+        offs = np.empty((self.c, self.kh, self.kw), dtype=np.int64)
+        for i in range(self.kh):
+            for j in range(self.kw):
+                ph = index[(int(rows_a[i]), int(cols_b[j]))]
+                shift = int(rows_u[i]) * self.wp + int(cols_v[j])
+                offs[:, i, j] = (np.arange(self.c) * nph + ph) * self.plane + shift
+        self.offs = offs.reshape(-1)
+        # what the kernels take: pt, pl, hp, wp, sh, sw, the number of phases, each (a, b)
+        head = [self.pt, self.pl, self.hp, self.wp, self.sh, self.sw, nph]
+        self.grid = np.concatenate([np.array(head, np.int64), self.phases.reshape(-1)])
 
 
 def pack_rows(a: np.ndarray, mr: int = _MR) -> tuple[np.ndarray, np.ndarray]:
@@ -144,32 +167,50 @@ def _pack(a, k, starts, packed):
 
 
 @njit(cache=True, nogil=True)
-def _pad_image(src, n, pad, pt, pl, hp, wp):
-    """Zero ``pad`` and copy ``src[n]``'s planes into it at ``(pt, pl)`` on rows of ``wp``.
+def _pad_image(src, n, pad, grid):
+    """Zero ``pad`` and copy ``src[n]`` into its phase planes (see :class:`Geometry`).
 
-    Flat views and unsigned offsets let numba vectorise the row copies (as in
-    ``conv._im2col``): with 4-D indexing, ResNet-20's 16x32x32 images took 22 us each.
+    Plane ``(c, phase (a, b))`` row ``r``, column ``q`` holds ``xpad[c, a + r*sh,
+    b + q*sw]``, where ``src`` sits at ``(pt, pl)`` in ``xpad``. Flat views and unsigned
+    offsets let numba vectorise the stride-1 row copies (as in ``conv._im2col``): with
+    4-D indexing, ResNet-20's 16x32x32 images took 22 us each.
     """
     c_n = src.shape[1]
     h = src.shape[2]
     w = src.shape[3]
+    pt = grid[_PT]
+    pl = grid[_PL]
+    hp = grid[_HP]
+    wp = grid[_WP]
+    sh = grid[_SH]
+    sw = grid[_SW]
+    nph = grid[_NPH]
     plane = hp * wp
     for k in range(pad.shape[0]):
         pad[k] = 0.0
-    r0 = max(0, -pt)
-    r1 = min(h, hp - pt)
-    q0 = max(0, -pl)
-    q1 = min(w, wp - pl)
-    if r1 <= r0 or q1 <= q0:
-        return
     sf = src.reshape(-1)
-    width = uint64(q1 - q0)
-    for c in range(c_n):
-        for r in range(r0, r1):
-            d = uint64(c * plane + (r + pt) * wp + pl + q0)
-            s = uint64(((n * c_n + c) * h + r) * w + q0)
-            for q in range(width):
-                pad[d + q] = sf[s + q]
+    for ph in range(nph):
+        a = grid[_NPH + 1 + 2 * ph]
+        b = grid[_NPH + 2 + 2 * ph]
+        # plane rows r with 0 <= a + r*sh - pt < h, columns likewise
+        r0 = max(0, (pt - a + sh - 1) // sh)
+        r1 = min(hp, (h - 1 + pt - a) // sh + 1)
+        q0 = max(0, (pl - b + sw - 1) // sw)
+        q1 = min(wp, (w - 1 + pl - b) // sw + 1)
+        if r1 <= r0 or q1 <= q0:
+            continue
+        width = uint64(q1 - q0)
+        usw = uint64(sw)
+        for c in range(c_n):
+            for r in range(r0, r1):
+                d = uint64((c * nph + ph) * plane + r * wp + q0)
+                s = uint64(((n * c_n + c) * h + a + r * sh - pt) * w + b + q0 * sw - pl)
+                if sw == 1:
+                    for q in range(width):
+                        pad[d + q] = sf[s + q]
+                else:
+                    for q in range(width):
+                        pad[d + q] = sf[s + q * usw]
 
 
 @njit(cache=True, nogil=True)
@@ -204,7 +245,7 @@ def _gemm_tile_rows(m, a, ao, k, pad, p0, offs, ybuf, yo, ldy):
 
 
 @njit(cache=True, nogil=True)
-def forward_images(src, n0, n1, packed, starts, offs, pt, pl, hp, wp, length, out, pad, ybuf):
+def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf):
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
     Args:
@@ -214,10 +255,7 @@ def forward_images(src, n0, n1, packed, starts, offs, pt, pl, hp, wp, length, ou
         packed: the weight as ``(OC, C*KH*KW)`` packed by :func:`pack_rows`.
         starts: its tile starts.
         offs: ``Geometry.offs``.
-        pt: ``Geometry.pt``.
-        pl: ``Geometry.pl``.
-        hp: ``Geometry.hp``.
-        wp: ``Geometry.wp``.
+        grid: ``Geometry.grid``.
         length: ``Geometry.length``.
         out: ``(N, OC, OH, OW)``.
         pad: scratch of ``Geometry.pad_size``.
@@ -229,8 +267,9 @@ def forward_images(src, n0, n1, packed, starts, offs, pt, pl, hp, wp, length, ou
     k = offs.shape[0]
     tiles = starts.shape[0] - 1
     step = _NV * (_VEC_BYTES // pad.itemsize)
+    wp = grid[_WP]
     for n in range(n0, n1):
-        _pad_image(src, n, pad, pt, pl, hp, wp)
+        _pad_image(src, n, pad, grid)
         for p0 in range(0, length, step):
             for t in range(tiles):
                 r0 = starts[t]
@@ -276,7 +315,7 @@ def _dot_rows(mr, kr, d, do, ldd, pads, offs, length, count, dstep, sstep, acc, 
 
 
 @njit(cache=True, nogil=True)
-def weight_grad_images(dy, x, n0, n1, offs, pt, pl, hp, wp, dot_length, pad_size, acc, pads, dyext):
+def weight_grad_images(dy, x, n0, n1, offs, grid, dot_length, pad_size, acc, pads, dyext):
     """``acc[o, k] += sum over images n0..n1-1 of dy[n, o] . window k of x[n]``.
 
     Images go in blocks of ``nb = len(pads) // pad_size``: their padded planes and
@@ -290,10 +329,7 @@ def weight_grad_images(dy, x, n0, n1, offs, pt, pl, hp, wp, dot_length, pad_size
         n0: first image.
         n1: one past the last image.
         offs: ``Geometry.offs`` of the forward.
-        pt: ``Geometry.pt``.
-        pl: ``Geometry.pl``.
-        hp: ``Geometry.hp``.
-        wp: ``Geometry.wp``.
+        grid: ``Geometry.grid`` of the forward.
         dot_length: ``Geometry.dot_length``.
         pad_size: ``Geometry.pad_size``.
         acc: ``(OC, C*KH*KW)`` accumulator.
@@ -302,6 +338,7 @@ def weight_grad_images(dy, x, n0, n1, offs, pt, pl, hp, wp, dot_length, pad_size
     """
     oc = dy.shape[1]
     k = offs.shape[0]
+    wp = grid[_WP]
     nb = pads.shape[0] // pad_size
     dstep = oc * dot_length
     accf = acc.reshape(-1)
@@ -310,7 +347,7 @@ def weight_grad_images(dy, x, n0, n1, offs, pt, pl, hp, wp, dot_length, pad_size
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
-            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], pt, pl, hp, wp)
+            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid)
             _spread_rows(dy, b0 + b, dyext[b * dstep : (b + 1) * dstep], wp, dot_length, oc)
         o0 = 0
         while o0 < oc:
@@ -340,7 +377,7 @@ def _outer_rows(mr, a, ao, arow, length, src, so, lds, y, yo, ldy):
 
 
 @njit(cache=True, nogil=True)
-def weight_grad_outer(dy, x, n0, n1, offs, pt, pl, hp, wp, pad_size, acct, pads, dyt):
+def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
     """``acct[k, o] += sum over images n0..n1-1 of window k of x[n] . dy[n, o]``.
 
     The transposed weight gradient ``acct`` (``(C*KH*KW, OCp)``, ``OCp`` the channels
@@ -356,10 +393,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, pt, pl, hp, wp, pad_size, acct, pads,
         n0: first image.
         n1: one past the last image.
         offs: ``Geometry.offs`` of the forward.
-        pt: ``Geometry.pt``.
-        pl: ``Geometry.pl``.
-        hp: ``Geometry.hp``.
-        wp: ``Geometry.wp``.
+        grid: ``Geometry.grid`` of the forward.
         pad_size: ``Geometry.pad_size``.
         acct: ``(C*KH*KW, OCp)`` accumulator.
         pads: scratch of ``nb * pad_size``.
@@ -370,6 +404,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, pt, pl, hp, wp, pad_size, acct, pads,
     ow = dy.shape[3]
     k = offs.shape[0]
     ocp = acct.shape[1]
+    wp = grid[_WP]
     length = oh * wp
     nb = pads.shape[0] // pad_size
     tstep = length * ocp
@@ -381,7 +416,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, pt, pl, hp, wp, pad_size, acct, pads,
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
-            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], pt, pl, hp, wp)
+            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid)
             for o in range(oc):
                 for r in range(oh):
                     s = uint64((((b0 + b) * oc + o) * oh + r) * ow)

@@ -103,18 +103,23 @@ CONV_CASES = [
     # rows of >= 16 outputs: im2col/col2im copy whole "same" planes at once
     ((2, 2, 4, 17), (3, 2, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1),
     ((1, 3, 5, 16), (2, 3, 3, 3), (1, 1), (2, 0, 0, 2), (1, 1), 1),
+    # strided, one group: the implicit kernels' phase planes
+    ((2, 3, 9, 8), (4, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1),  # stride 2 "same"
+    ((1, 4, 9, 8), (5, 4, 3, 2), (2, 3), (0, 1, 1, 2), (2, 1), 1),  # with dilation
+    ((2, 3, 8, 8), (5, 3, 1, 1), (2, 2), (0, 0, 0, 0), (1, 1), 1),  # 1x1: one phase used
+    ((1, 2, 7, 7), (3, 2, 3, 3), (3, 2), (2, 2, 2, 2), (1, 1), 1),  # stride 3, wide padding
 ]
 
 
 @pytest.mark.parametrize(
     ("case", "algo_name"),
-    # the direct kernels are stride-1 only, the implicit ones stride-1 with one group, and
+    # the direct kernels are stride-1 only, the implicit ones take one group, and
     # conv2d_algo never sends them other cases
     [
         (c, a)
         for c in CONV_CASES
         for a in ("im2col", "direct", "implicit")
-        if a == "im2col" or (c[2] == (1, 1) and (a == "direct" or c[5] == 1))
+        if a == "im2col" or (a == "direct" and c[2] == (1, 1)) or (a == "implicit" and c[5] == 1)
     ],
 )
 def test_conv2d_forward_backward_float64(case, algo_name, monkeypatch):
@@ -227,7 +232,9 @@ def test_conv2d_algo_choice():
     assert conv.conv2d_algo((64, 64, 16, 16), (64, 64, 3, 3), groups=1) == "implicit"
     assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3)) == "implicit"
     assert conv.conv2d_algo((64, 3, 32, 32), (16, 3, 3, 3), dtype=np.float16) == "im2col"
-    assert conv.conv2d_algo((64, 16, 32, 32), (32, 16, 3, 3), (2, 2)) == "im2col"
+    assert conv.conv2d_algo((64, 16, 32, 32), (32, 16, 3, 3), (2, 2)) == "implicit"
+    assert conv.conv2d_algo((64, 16, 32, 32), (32, 16, 1, 1), (2, 2)) == "im2col"
+    assert conv.conv2d_algo((64, 16, 32, 32), (32, 16, 1, 1)) == "implicit"
     assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), groups=32) == "direct"
     assert conv.conv2d_algo((64, 32, 32, 32), (32, 1, 3, 3), (2, 2), groups=32) == "im2col"
 
