@@ -2,7 +2,7 @@
 
 ``compile_fn`` is what ``jit`` calls on a new input signature::
 
-    trace -> fold_constants -> fold_batch_norm -> fuse_batch_norm_relu -> eliminate_dead
+    trace -> fold_constants -> fold_batch_norm -> fuse_relu -> eliminate_dead
           -> fuse -> plan -> Program
 
 ``NPUKERNEL_DEBUG`` prints what happened: ``1`` one line per compile, ``2`` also the IR
@@ -73,7 +73,7 @@ def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,
     traced = len(g.nodes)
     folded = passes.fold_constants(g, tr.trace_arrays)
     bn = passes.fold_batch_norm(g)
-    bn_relu = passes.fuse_batch_norm_relu(g) if fusion else 0
+    relu_fused = passes.fuse_relu(g) if fusion else 0
     dropped = passes.eliminate_dead(g)
     fused = fuse(g) if fusion else 0
     mem = plan(g, tr.trace_arrays)
@@ -81,13 +81,13 @@ def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,
     seconds = perf_counter() - t0
     stats = {
         "ops": traced, "kernels": len(g.nodes), "fused": fused, "folded": folded,
-        "batch_norm_folded": bn, "batch_norm_relu": bn_relu, "dropped": dropped, "pooled_buffers": len(mem.buffers),
+        "batch_norm_folded": bn, "relu_fused": relu_fused, "dropped": dropped, "pooled_buffers": len(mem.buffers),
         "peak_bytes": mem.peak_bytes, "naive_bytes": mem.naive_bytes,
     }  # fmt: skip
     if level >= 1:
         print(f"[npukernel.jit] compiled '{g.name}' in {seconds * 1e3:.1f} ms: {traced} ops -> "
               f"{len(g.nodes)} kernels ({fused} fused, {folded} folded, {dropped} dead, "
-              f"{bn} BatchNorm folded, {bn_relu} BatchNorm+ReLU); peak {mem.peak_bytes / 2**20:.1f} MiB of "
+              f"{bn} BatchNorm folded, {relu_fused} ReLU fused); peak {mem.peak_bytes / 2**20:.1f} MiB of "
               f"{mem.naive_bytes / 2**20:.1f} MiB")  # fmt: skip
     if level >= 2:
         print("[npukernel.jit] IR as traced:\n" + before)

@@ -6,7 +6,7 @@ planning::
 
     fold_constants     node whose inputs are all constants -> its traced result
     fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
-    fuse_batch_norm_relu  relu(batch_norm_train(x)) -> batch_norm_train_relu(x)
+    fuse_relu          relu(batch_norm_train(x)) -> batch_norm_train_relu(x), same for conv2d
     eliminate_dead     nodes whose results nobody reads (host updates always stay)
 
 Example:
@@ -125,14 +125,20 @@ def _affine_from_batch_norm(graph: Graph, node: Node) -> list[Node]:
     return steps
 
 
-def fuse_batch_norm_relu(graph: Graph) -> int:
-    """Merge a training BatchNorm and the ReLU that alone reads it; return the count.
+# Producers a following ReLU folds into, and the fused operator each becomes.
+RELU_FUSIONS = {"batch_norm_train": "batch_norm_train_relu", "conv2d": "conv2d_relu"}
 
-    ``r = relu(batch_norm_train(x)[0])`` becomes ``r = batch_norm_train_relu(x)[0]``: the
-    normalising pass writes ``max(y, 0)`` and the ReLU's own pass over the activations
-    (read ``y``, write ``r``) disappears. The backward's ``relu_grad(y, dr)`` reads ``r``
-    instead (``r > 0`` exactly where ``y > 0``), so ``y`` is never materialised. Applies
-    only when nothing else reads ``y`` (a graph output, another operator).
+
+def fuse_relu(graph: Graph) -> int:
+    """Merge a training BatchNorm or a convolution and the ReLU that alone reads it.
+
+    ``r = relu(batch_norm_train(x)[0])`` becomes ``r = batch_norm_train_relu(x)[0]`` and
+    ``relu(conv2d(x, w))`` becomes ``conv2d_relu(x, w)`` (:data:`RELU_FUSIONS`): the
+    producer writes ``max(y, 0)`` and the ReLU's own pass over the activations (read
+    ``y``, write ``r``) disappears. The backward's ``relu_grad(y, dr)`` reads ``r``
+    instead (``r > 0`` exactly where ``y > 0``), so ``y`` is never materialised; the
+    producers' own gradients need their inputs, not ``y``. Applies only when nothing
+    else reads ``y`` (a graph output, another operator). Returns the count.
 
     Example:
         >>> import npukernel as npk
@@ -141,7 +147,7 @@ def fuse_batch_norm_relu(graph: Graph) -> int:
         >>> bn = nn.BatchNorm2d(2).set_train()
         >>> x = npk.Tensor(np.ones((2, 2, 1, 1), np.float32))
         >>> tr, _ = trace(lambda x: ops.relu(bn(x)), (x,))
-        >>> fuse_batch_norm_relu(tr.graph)
+        >>> fuse_relu(tr.graph)
         1
         >>> [n.name for n in tr.graph.nodes if n.op is not None]
         ['batch_norm_train_relu']
@@ -151,7 +157,8 @@ def fuse_batch_norm_relu(graph: Graph) -> int:
     dropped: set[int] = set()
     count = 0
     for node in graph.nodes:
-        if node.name != "batch_norm_train" or node.dyn_attrs:
+        fused = RELU_FUSIONS.get(node.name)
+        if fused is None or node.dyn_attrs:
             continue
         y = node.outputs[0]
         readers = users.get(y.id, [])
@@ -163,7 +170,7 @@ def fuse_batch_norm_relu(graph: Graph) -> int:
             continue
         relu = relus[0]
         r = relu.outputs[0]
-        node.name, node.op = "batch_norm_train_relu", OPS["batch_norm_train_relu"]
+        node.name, node.op = fused, OPS[fused]
         node.outputs[0] = r
         r.producer = node
         for g in grads:

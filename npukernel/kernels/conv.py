@@ -692,6 +692,7 @@ def conv2d_forward(
     padding: tuple[int, int, int, int] = (0, 0, 0, 0),
     dilation: tuple[int, int] = (1, 1),
     groups: int = 1,
+    relu: bool = False,
 ) -> tuple[np.ndarray, _Ctx]:
     """Forward convolution (see the module docstring for the loop it computes).
 
@@ -702,11 +703,20 @@ def conv2d_forward(
         padding: ``(top, bottom, left, right)`` zero padding.
         dilation: ``(dh, dw)``.
         groups: number of channel groups; ``C`` and ``OC`` are multiples of it.
+        relu: return ``max(y, 0)`` (graph mode fuses a following ReLU; the implicit
+            kernels apply it as they write ``y``).
 
     Returns:
         ``(y, ctx)``: ``y`` is ``(N, OC, OH, OW)``; ``ctx`` is an opaque object for
         :func:`conv2d_backward`.
     """
+    y, ctx = _forward(x, w, stride, padding, dilation, groups, relu)
+    if relu and ctx.algo != "implicit":
+        np.maximum(y, 0, out=y)
+    return y, ctx
+
+
+def _forward(x, w, stride, padding, dilation, groups, relu):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     algo = conv2d_algo(x.shape, w.shape, stride, padding, dilation, groups, x.dtype)
@@ -716,7 +726,7 @@ def conv2d_forward(
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "implicit":
-        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride)
+        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride, relu)
         return y, _Ctx(algo)
     if algo == "direct":
         geom, offs, _ = _direct_geometry(x.shape, w.shape, (oh, ow), padding, dilation, groups)
@@ -850,23 +860,23 @@ def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1
     return implicit.Geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride)
 
 
-def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1)):
+def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), relu=False):
     """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads."""
     geo = _geometry(src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation),
                     src.itemsize, tuple(stride))  # fmt: skip
     packed, starts = implicit.pack_rows(wmat)
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
-    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per)
+    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, relu)
 
 
-def _implicit_conv_part(src, packed, starts, geo, out, per, p, todo):
+def _implicit_conv_part(src, packed, starts, geo, out, per, relu, p, todo):
     pad = _workspace("ipad", (geo.pad_size,), src.dtype)
     ybuf = _workspace("iybuf", (out.shape[1] * geo.length,), src.dtype)
     n = src.shape[0]
     for t in todo:
         n0 = t * per
         implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs, geo.grid,
-                                geo.length, out, pad, ybuf)  # fmt: skip
+                                geo.length, out, pad, ybuf, relu)  # fmt: skip
 
 
 def _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation):

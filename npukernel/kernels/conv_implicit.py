@@ -245,7 +245,7 @@ def _gemm_tile_rows(m, a, ao, k, pad, p0, offs, ybuf, yo, ldy):
 
 
 @njit(cache=True, nogil=True)
-def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf):
+def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf, relu=False):
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
     Args:
@@ -260,6 +260,7 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
         out: ``(N, OC, OH, OW)``.
         pad: scratch of ``Geometry.pad_size``.
         ybuf: scratch of ``OC * length``.
+        relu: write ``max(y, 0)`` (a ReLU fused by graph mode).
     """
     oc = out.shape[1]
     oh = out.shape[2]
@@ -280,8 +281,12 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
             for r in range(oh):
                 b = uint64(o * length + r * wp)
                 e = uint64(((n * oc + o) * oh + r) * ow)
-                for q in range(uint64(ow)):
-                    of[e + q] = ybuf[b + q]
+                if relu:
+                    for q in range(uint64(ow)):
+                        of[e + q] = max(ybuf[b + q], 0.0)
+                else:
+                    for q in range(uint64(ow)):
+                        of[e + q] = ybuf[b + q]
 
 
 @njit(cache=True, nogil=True)

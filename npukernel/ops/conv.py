@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from npukernel.kernels import deferred, lazy
+from npukernel.ops import functional as F
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import CONV, POOL, OpDef, register
 
@@ -151,6 +152,25 @@ def _conv_check(x, w, stride, padding, dilation, groups):
 register(OpDef("conv2d", CONV, _conv_npu, _conv_cpu, check=_conv_check, grad=_conv_grad, saves=True,
                cost=_conv_cost, examples=_conv_examples, bad=_conv_bad,
                doc="2-D convolution (NCHW), stride/padding/dilation/groups."))  # fmt: skip
+
+
+def _conv_relu_npu(x, w, stride, padding, dilation, groups):
+    return ck.conv2d_forward(x, w, stride, padding, dilation, groups, relu=True)
+
+
+def _conv_relu_cpu(x, w, stride, padding, dilation, groups):
+    y, ctx = _conv_cpu(x, w, stride, padding, dilation, groups)
+    return np.maximum(y, 0), ctx
+
+
+def _conv_relu_grad(n, dy):
+    # relu(z) > 0 exactly where z > 0, so the output stands in for the convolution's
+    return _conv_grad(n, F.relu_grad(n.output(0), dy))
+
+
+register(OpDef("conv2d_relu", CONV, _conv_relu_npu, _conv_relu_cpu, check=_conv_check,
+               grad=_conv_relu_grad, saves=True, cost=_conv_cost, examples=_conv_examples,
+               doc="relu(conv2d(x, w)) in one pass; graph mode fuses the pair into it."))  # fmt: skip
 
 
 # -- pooling -------------------------------------------------------------------------------
