@@ -3,7 +3,7 @@
 ``compile_fn`` is what ``jit`` calls on a new input signature::
 
     trace -> fold_constants -> fold_batch_norm -> fuse_relu -> eliminate_dead
-          -> fuse -> plan -> Program
+          -> drop_unused_saves -> fuse -> plan -> Program
 
 ``NPUKERNEL_DEBUG`` prints what happened: ``1`` one line per compile, ``2`` also the IR
 before and after the passes, ``3`` also the generated kernels and replay code.
@@ -75,6 +75,7 @@ def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,
     bn = passes.fold_batch_norm(g)
     relu_fused = passes.fuse_relu(g) if fusion else 0
     dropped = passes.eliminate_dead(g)
+    passes.drop_unused_saves(g)
     fused = fuse(g) if fusion else 0
     mem = plan(g, tr.trace_arrays)
     program = Program(g, mem, tr.trace_arrays)

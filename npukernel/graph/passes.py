@@ -7,6 +7,7 @@ planning::
     fold_constants     node whose inputs are all constants -> its traced result
     fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
     fuse_relu          relu(batch_norm_train(x)) -> batch_norm_train_relu(x), same for conv2d
+    drop_unused_saves  max_pool2d whose argmax no gradient reads -> max_pool2d_values
     eliminate_dead     nodes whose results nobody reads (host updates always stay)
 
 Example:
@@ -178,4 +179,35 @@ def fuse_relu(graph: Graph) -> int:
         dropped.add(id(relu))
         count += 1
     graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
+    return count
+
+
+# Operators that save a context for their gradient, and the variant that does not.
+WITHOUT_SAVES = {"max_pool2d": "max_pool2d_values"}
+
+
+def drop_unused_saves(graph: Graph) -> int:
+    """Run the context-free variant of operators whose saved context nobody reads.
+
+    In an inference graph no gradient reads max pooling's argmax, so the kernel need
+    not compute it (LeNet-5's 2x2 pooling: the maxima alone take a fraction of the
+    time). Run after :func:`eliminate_dead`. Returns the count.
+
+    Example:
+        >>> import npukernel as npk
+        >>> from npukernel import ops
+        >>> from npukernel.graph.tracer import trace
+        >>> x = npk.Tensor(np.ones((1, 1, 4, 4), np.float32))
+        >>> tr, _ = trace(lambda x: ops.max_pool2d(x, 2, 2), (x,))
+        >>> drop_unused_saves(tr.graph), [n.name for n in tr.graph.nodes]
+        (1, ['max_pool2d_values'])
+    """
+    users = graph.users()
+    count = 0
+    for node in graph.nodes:
+        variant = WITHOUT_SAVES.get(node.name)
+        if variant is None or node.saved is None or node.saved.id in users:
+            continue
+        node.name, node.op, node.saved = variant, OPS[variant], None
+        count += 1
     return count

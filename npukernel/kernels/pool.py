@@ -20,6 +20,7 @@ __all__ = [
     "global_avg_pool_forward",
     "max_pool2d_backward",
     "max_pool2d_forward",
+    "max_pool2d_values",
     "pool2d_output_shape",
 ]
 
@@ -215,6 +216,59 @@ def max_pool2d_forward(
         return y, idx
     _max_pool_fwd(x, kernel[0], kernel[1], stride[0], stride[1], padding[0], padding[1], y, idx)
     return y, idx
+
+
+@njit(cache=True)
+def _max_2x2_values(x, y):
+    """2x2 stride-2 maxima of planes with even ``H`` and ``W`` (no argmax)."""
+    w = x.shape[3]
+    ow = y.shape[3]
+    rows = y.shape[0] * y.shape[1] * y.shape[2]
+    xf = x.reshape(-1)
+    yf = y.reshape(-1)
+    u_ow = numba.uint64(ow)
+    u_w = numba.uint64(w)
+    for r in range(numba.uint64(rows)):
+        s0 = r * numba.uint64(2) * u_w
+        d0 = r * u_ow
+        for q in range(u_ow):
+            a = xf[s0 + 2 * q]
+            b = xf[s0 + 2 * q + 1]
+            c = xf[s0 + u_w + 2 * q]
+            d = xf[s0 + u_w + 2 * q + 1]
+            m = b if _better(b, a) else a
+            m = c if _better(c, m) else m
+            yf[d0 + q] = d if _better(d, m) else m
+
+
+def max_pool2d_values(
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int] = (0, 0),
+) -> np.ndarray:
+    """:func:`max_pool2d_forward` without the argmax (inference: nothing needs it).
+
+    Graph mode runs this when no gradient reads the indices. The 2x2 stride-2 case,
+    LeNet-5's, skips the index arithmetic; others return the full kernel's maxima.
+
+    Example:
+        >>> max_pool2d_values(np.arange(16.0).reshape(1, 1, 4, 4), (2, 2), (2, 2)).tolist()
+        [[[[5.0, 7.0], [13.0, 15.0]]]]
+    """
+    x = np.ascontiguousarray(x)
+    h, w = x.shape[2:]
+    if (
+        tuple(kernel) == (2, 2)
+        and tuple(stride) == (2, 2)
+        and tuple(padding) == (0, 0)
+        and h % 2 == 0
+        and w % 2 == 0
+    ):
+        y = np.empty(pool2d_output_shape(x.shape, kernel, stride, padding), dtype=x.dtype)
+        _max_2x2_values(x, y)
+        return y
+    return max_pool2d_forward(x, kernel, stride, padding)[0]
 
 
 @njit(cache=True)

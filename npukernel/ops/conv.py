@@ -241,6 +241,10 @@ def _pool_examples(rng):
 register(OpDef("max_pool2d", POOL, deferred(pk, "max_pool2d_forward"), max_pool2d_ref, check=_pool_check("max_pool2d"),
                grad=_max_pool_grad, saves=True, examples=_pool_examples,
                doc="2-D max pooling."))  # fmt: skip
+register(OpDef("max_pool2d_values", POOL, deferred(pk, "max_pool2d_values"),
+               lambda x, kernel, stride, padding: max_pool2d_ref(x, kernel, stride, padding)[0],
+               check=_pool_check("max_pool2d"), examples=_pool_examples,
+               doc="max_pool2d without the argmax; graph mode runs it when no gradient needs it."))  # fmt: skip
 
 
 def avg_pool2d_ref(x, kernel, stride, padding, count_include_pad=True):

@@ -310,6 +310,9 @@ def test_max_pool_2x2_path_matches_general_kernel(shape, dtype):
     pool._max_pool_fwd(x, 2, 2, 2, 2, 0, 0, y_ref, idx_ref)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(idx, idx_ref)
+    # the inference kernel (no argmax) gives the same maxima, NaNs included
+    np.testing.assert_array_equal(pool.max_pool2d_values(x, (2, 2), (2, 2)), y_ref)
+    assert pool.max_pool2d_values(x, (2, 2), (2, 2)).dtype == dtype
 
 
 @pytest.mark.parametrize("k,s,p", POOL_CASES)
