@@ -219,26 +219,34 @@ def max_pool2d_forward(
 
 
 @njit(cache=True)
-def _max_2x2_values(x, y):
-    """2x2 stride-2 maxima of planes with even ``H`` and ``W`` (no argmax)."""
+def _nan_max(a, b):
+    """The larger of ``a`` and ``b``, NaN if either is (selects that vectorise)."""
+    m = a if a > b else b
+    return a + b if (a != a) | (b != b) else m
+
+
+@njit(cache=True)
+def _max_2x2_values(x, y, tmp):
+    """2x2 stride-2 maxima of planes with even ``H`` and ``W`` (no argmax).
+
+    Per output row: the maxima of the two input rows, element by element (contiguous,
+    vectorised), then of neighbouring pairs of those. 86 us for LeNet-5's 64x6x24x24,
+    where a window at a time took 200 us.
+    """
     w = x.shape[3]
     ow = y.shape[3]
     rows = y.shape[0] * y.shape[1] * y.shape[2]
     xf = x.reshape(-1)
     yf = y.reshape(-1)
-    u_ow = numba.uint64(ow)
     u_w = numba.uint64(w)
+    u_ow = numba.uint64(ow)
     for r in range(numba.uint64(rows)):
         s0 = r * numba.uint64(2) * u_w
+        for k in range(u_w):
+            tmp[k] = _nan_max(xf[s0 + k], xf[s0 + u_w + k])
         d0 = r * u_ow
         for q in range(u_ow):
-            a = xf[s0 + 2 * q]
-            b = xf[s0 + 2 * q + 1]
-            c = xf[s0 + u_w + 2 * q]
-            d = xf[s0 + u_w + 2 * q + 1]
-            m = b if _better(b, a) else a
-            m = c if _better(c, m) else m
-            yf[d0 + q] = d if _better(d, m) else m
+            yf[d0 + q] = _nan_max(tmp[2 * q], tmp[2 * q + 1])
 
 
 def max_pool2d_values(
@@ -266,7 +274,7 @@ def max_pool2d_values(
         and w % 2 == 0
     ):
         y = np.empty(pool2d_output_shape(x.shape, kernel, stride, padding), dtype=x.dtype)
-        _max_2x2_values(x, y)
+        _max_2x2_values(x, y, np.empty(w, dtype=x.dtype))
         return y
     return max_pool2d_forward(x, kernel, stride, padding)[0]
 
