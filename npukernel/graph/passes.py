@@ -6,6 +6,7 @@ planning::
 
     fold_constants     node whose inputs are all constants -> its traced result
     fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
+    fuse_conv_affine   relu?(conv2d(x, w) * scale + shift [+ r]) -> conv2d_affine[_add](...)
     fuse_relu          relu(batch_norm_train(x)) -> batch_norm_train_relu(x), same for conv2d
     drop_unused_saves  max_pool2d whose argmax no gradient reads -> max_pool2d_values
     eliminate_dead     nodes whose results nobody reads (host updates always stay)
@@ -211,3 +212,79 @@ def drop_unused_saves(graph: Graph) -> int:
         node.name, node.op, node.saved = variant, OPS[variant], None
         count += 1
     return count
+
+
+def fuse_conv_affine(graph: Graph) -> int:
+    """Fold an inference BatchNorm (and a residual add and a ReLU) into its convolution.
+
+    After :func:`fold_batch_norm`, an inference block reads ``relu(conv2d(x, w) * scale +
+    shift [+ r])``, where ``scale`` and ``shift`` are per-channel ``(1, C, 1, 1)``. That
+    chain becomes one ``conv2d_affine`` (``conv2d_affine_add`` with the residual ``r``)
+    whose kernel applies it while writing the output: the activations are written once
+    instead of written, read and written again. Each intermediate must have no other
+    reader, and the convolution's saved context none (no gradient). The fused node runs
+    where the chain's last node ran, so ``r`` is ready. Returns the count.
+
+    Example:
+        >>> import npukernel as npk
+        >>> from npukernel import nn
+        >>> from npukernel.graph.tracer import trace
+        >>> net = nn.SequentialCell([nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU()])
+        >>> _ = net.set_train(False)
+        >>> x = npk.Tensor(np.ones((1, 2, 5, 5), np.float32))
+        >>> tr, _ = trace(net, (x,))
+        >>> g = tr.graph
+        >>> fold_batch_norm(g), fuse_conv_affine(g), eliminate_dead(g) >= 0
+        (1, 1, True)
+        >>> [n.name for n in g.nodes if n.name.startswith("conv")]
+        ['conv2d_affine']
+    """
+    users = graph.users()
+    outputs = {v.id for v in graph.outputs}
+
+    def only_reader(v: Value, name: str) -> Node | None:
+        readers = users.get(v.id, [])
+        if v.id in outputs or len(readers) != 1 or readers[0].name != name:
+            return None
+        return readers[0]
+
+    def per_channel(v: Value, c: int) -> bool:
+        return v.shape == (1, c, 1, 1)
+
+    replace: dict[int, Node] = {}  # id(last node of a chain) -> the fused node
+    removed: set[int] = set()
+    for conv in graph.nodes:
+        if conv.name != "conv2d" or (conv.saved is not None and conv.saved.id in users):
+            continue
+        y = conv.outputs[0]
+        c = y.shape[1]
+        mul = only_reader(y, "mul")
+        if mul is None or mul.inputs[0] is not y or not per_channel(mul.inputs[1], c):
+            continue
+        add = only_reader(mul.outputs[0], "add")
+        if add is None or add.inputs[0] is not mul.outputs[0] or not per_channel(add.inputs[1], c):
+            continue
+        chain = [conv, mul, add]
+        inputs = [*conv.inputs, mul.inputs[1], add.inputs[1]]
+        cur = add.outputs[0]
+        res = only_reader(cur, "add")
+        if res is not None:
+            other = res.inputs[1] if res.inputs[0] is cur else res.inputs[0]
+            if other is not cur and other.shape == y.shape and other.dtype == y.dtype:
+                chain.append(res)
+                inputs.append(other)
+                cur = res.outputs[0]
+        relu = only_reader(cur, "relu")
+        if relu is not None:
+            chain.append(relu)
+            cur = relu.outputs[0]
+        name = "conv2d_affine_add" if len(inputs) == 5 else "conv2d_affine"
+        attrs = dict(conv.attrs, relu=relu is not None)
+        fused = Node(name, OPS[name], inputs, attrs, [cur], site=conv.site, device=conv.device)
+        cur.producer = fused
+        replace[id(chain[-1])] = fused
+        removed.update(id(n) for n in chain)
+    graph.nodes = [
+        replace.get(id(n), n) for n in graph.nodes if id(n) not in removed or id(n) in replace
+    ]
+    return len(replace)

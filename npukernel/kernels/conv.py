@@ -693,6 +693,9 @@ def conv2d_forward(
     dilation: tuple[int, int] = (1, 1),
     groups: int = 1,
     relu: bool = False,
+    scale: np.ndarray | None = None,
+    shift: np.ndarray | None = None,
+    residual: np.ndarray | None = None,
 ) -> tuple[np.ndarray, _Ctx]:
     """Forward convolution (see the module docstring for the loop it computes).
 
@@ -703,20 +706,40 @@ def conv2d_forward(
         padding: ``(top, bottom, left, right)`` zero padding.
         dilation: ``(dh, dw)``.
         groups: number of channel groups; ``C`` and ``OC`` are multiples of it.
-        relu: return ``max(y, 0)`` (graph mode fuses a following ReLU; the implicit
-            kernels apply it as they write ``y``).
+        relu: return ``max(y, 0)`` (graph mode fuses a following ReLU).
+        scale: per-output-channel factors ``(OC,)`` applied to ``y`` (an inference
+            BatchNorm that graph mode folds in), with ``shift``.
+        shift: per-output-channel offsets ``(OC,)``, with ``scale``.
+        residual: an array shaped like ``y``, added after ``scale``/``shift`` and before
+            the ReLU (a residual connection).
+
+    The implicit kernels apply ``relu?(y * scale + shift + residual)`` as they write
+    ``y``; the other algorithms apply it afterwards.
 
     Returns:
         ``(y, ctx)``: ``y`` is ``(N, OC, OH, OW)``; ``ctx`` is an opaque object for
         :func:`conv2d_backward`.
     """
-    y, ctx = _forward(x, w, stride, padding, dilation, groups, relu)
-    if relu and ctx.algo != "implicit":
-        np.maximum(y, 0, out=y)
+    dt = np.asarray(x).dtype
+    epi = (
+        relu,
+        np.empty(0, dt) if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
+        np.empty(0, dt) if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
+        np.empty((0, 0, 0, 0), dt) if residual is None else np.ascontiguousarray(residual, dt),
+    )
+    y, ctx = _forward(x, w, stride, padding, dilation, groups, epi)
+    if ctx.algo != "implicit":
+        if scale is not None:
+            bshape = (1, -1, 1, 1)
+            y = y * epi[1].reshape(bshape) + epi[2].reshape(bshape)
+        if residual is not None:
+            y += epi[3]
+        if relu:
+            np.maximum(y, 0, out=y)
     return y, ctx
 
 
-def _forward(x, w, stride, padding, dilation, groups, relu):
+def _forward(x, w, stride, padding, dilation, groups, epi):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     algo = conv2d_algo(x.shape, w.shape, stride, padding, dilation, groups, x.dtype)
@@ -726,7 +749,7 @@ def _forward(x, w, stride, padding, dilation, groups, relu):
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "implicit":
-        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride, relu)
+        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride, epi)
         return y, _Ctx(algo)
     if algo == "direct":
         geom, offs, _ = _direct_geometry(x.shape, w.shape, (oh, ow), padding, dilation, groups)
@@ -860,23 +883,26 @@ def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1
     return implicit.Geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride)
 
 
-def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), relu=False):
+def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), epi=None):
     """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads."""
     geo = _geometry(src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation),
                     src.itemsize, tuple(stride))  # fmt: skip
     packed, starts = implicit.pack_rows(wmat)
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
-    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, relu)
+    if epi is None:
+        dt = src.dtype
+        epi = (False, np.empty(0, dt), np.empty(0, dt), np.empty((0, 0, 0, 0), dt))
+    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi)
 
 
-def _implicit_conv_part(src, packed, starts, geo, out, per, relu, p, todo):
+def _implicit_conv_part(src, packed, starts, geo, out, per, epi, p, todo):
     pad = _workspace("ipad", (geo.pad_size,), src.dtype)
     ybuf = _workspace("iybuf", (out.shape[1] * geo.length,), src.dtype)
     n = src.shape[0]
     for t in todo:
         n0 = t * per
         implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs, geo.grid,
-                                geo.length, out, pad, ybuf, relu)  # fmt: skip
+                                geo.length, out, pad, ybuf, *epi)  # fmt: skip
 
 
 def _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation):

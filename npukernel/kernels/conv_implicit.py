@@ -245,7 +245,8 @@ def _gemm_tile_rows(m, a, ao, k, pad, p0, offs, ybuf, yo, ldy):
 
 
 @njit(cache=True, nogil=True)
-def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf, relu=False):
+def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf, relu, scale,
+                   shift, res):  # fmt: skip
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
     Args:
@@ -260,11 +261,15 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
         out: ``(N, OC, OH, OW)``.
         pad: scratch of ``Geometry.pad_size``.
         ybuf: scratch of ``OC * length``.
-        relu: write ``max(y, 0)`` (a ReLU fused by graph mode).
+        relu: apply a ReLU last.
+        scale: per-output-channel factors (length 0: none).
+        shift: per-output-channel offsets (with ``scale``).
+        res: an ``out``-shaped array added before the ReLU (shape ``(0, 0, 0, 0)``: none).
+
+    The epilogue (graph mode fuses an inference BatchNorm, a residual add and a ReLU
+    into the convolution) is applied as ``out`` is written: ``out = relu?(y * scale +
+    shift + res)``.
     """
-    oc = out.shape[1]
-    oh = out.shape[2]
-    ow = out.shape[3]
     k = offs.shape[0]
     tiles = starts.shape[0] - 1
     step = _NV * (_VEC_BYTES // pad.itemsize)
@@ -276,17 +281,39 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
                 r0 = starts[t]
                 _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, p0, offs, ybuf,
                                 r0 * length + p0, length)  # fmt: skip
-        of = out.reshape(-1)
-        for o in range(oc):
-            for r in range(oh):
-                b = uint64(o * length + r * wp)
-                e = uint64(((n * oc + o) * oh + r) * ow)
-                if relu:
-                    for q in range(uint64(ow)):
-                        of[e + q] = max(ybuf[b + q], 0.0)
-                else:
-                    for q in range(uint64(ow)):
-                        of[e + q] = ybuf[b + q]
+        _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res)
+
+
+@njit(cache=True, nogil=True)
+def _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res):
+    """``out[n] = relu?(ybuf's valid columns * scale + shift + res[n])``."""
+    oc = out.shape[1]
+    oh = out.shape[2]
+    ow = out.shape[3]
+    of = out.reshape(-1)
+    affine = scale.shape[0] > 0
+    has_res = res.shape[0] > 0
+    rf = res.reshape(-1)
+    for o in range(oc):
+        sc = scale[o] if affine else 1.0
+        sh = shift[o] if affine else 0.0
+        for r in range(oh):
+            b = uint64(o * length + r * wp)
+            e = uint64(((n * oc + o) * oh + r) * ow)
+            if has_res:
+                for q in range(uint64(ow)):
+                    v = ybuf[b + q] * sc + sh + rf[e + q]
+                    of[e + q] = max(v, 0.0) if relu else v
+            elif affine:
+                for q in range(uint64(ow)):
+                    v = ybuf[b + q] * sc + sh
+                    of[e + q] = max(v, 0.0) if relu else v
+            elif relu:
+                for q in range(uint64(ow)):
+                    of[e + q] = max(ybuf[b + q], 0.0)
+            else:
+                for q in range(uint64(ow)):
+                    of[e + q] = ybuf[b + q]
 
 
 @njit(cache=True, nogil=True)

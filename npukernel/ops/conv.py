@@ -173,6 +173,48 @@ register(OpDef("conv2d_relu", CONV, _conv_relu_npu, _conv_relu_cpu, check=_conv_
                doc="relu(conv2d(x, w)) in one pass; graph mode fuses the pair into it."))  # fmt: skip
 
 
+def _conv_affine_cost(inputs, outputs, attrs):
+    return _conv_cost(inputs[:2], outputs, attrs)
+
+
+def _conv_affine_check(x, w, scale, shift, *residual, stride, padding, dilation, groups, relu):
+    return _conv_check(x, w, stride, padding, dilation, groups) | {"relu": bool(relu)}
+
+
+def _conv_affine_npu(x, w, scale, shift, *residual, stride, padding, dilation, groups, relu):
+    res = residual[0] if residual else None
+    return ck.conv2d_forward(x, w, stride, padding, dilation, groups, relu, scale, shift, res)[0]
+
+
+def _conv_affine_cpu(x, w, scale, shift, *residual, stride, padding, dilation, groups, relu):
+    y = conv2d_ref(x, w, stride, padding, dilation, groups).astype(np.float64)
+    y = y * scale.reshape(1, -1, 1, 1) + shift.reshape(1, -1, 1, 1)
+    if residual:
+        y = y + residual[0]
+    return (np.maximum(y, 0) if relu else y).astype(x.dtype)
+
+
+def _conv_affine_examples(rng, residual=False):
+    out = []
+    for (x, w), attrs in _conv_examples(rng):
+        y = conv2d_ref(x, w, **attrs)
+        c = (1, w.shape[0], 1, 1)
+        extra = [rng.standard_normal(y.shape)] if residual else []
+        for relu in (False, True):
+            ins = [x, w, rng.standard_normal(c), rng.standard_normal(c), *extra]
+            out.append((ins, attrs | {"relu": relu}))
+    return out
+
+
+register(OpDef("conv2d_affine", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
+               cost=_conv_affine_cost, examples=_conv_affine_examples,
+               doc="relu?(conv2d(x, w) * scale + shift): graph mode folds an inference BatchNorm "
+                   "(and a ReLU) into the convolution."))  # fmt: skip
+register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
+               cost=_conv_affine_cost, examples=lambda rng: _conv_affine_examples(rng, residual=True),
+               doc="relu?(conv2d(x, w) * scale + shift + residual), the end of a residual block."))  # fmt: skip
+
+
 # -- pooling -------------------------------------------------------------------------------
 
 

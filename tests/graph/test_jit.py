@@ -109,6 +109,39 @@ def test_convolution_and_relu_fuse_with_gradients_intact(rng):
     assert "conv2d_relu" in names and "relu" not in names and "conv2d" not in names
 
 
+class _Residual(nn.Cell):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(4, 4, 3, pad_mode="pad", padding=1)
+        self.bn1 = nn.BatchNorm2d(4)
+        self.conv2 = nn.Conv2d(4, 4, 3, pad_mode="pad", padding=1)
+        self.bn2 = nn.BatchNorm2d(4)
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + x)
+
+
+def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rng):
+    npk.set_seed(4)
+    net = _Residual()
+    for bn in (net.bn1, net.bn2):  # statistics that are not the identity
+        bn.moving_mean.set_data(T(rng.standard_normal(4)))
+        bn.moving_variance.set_data(T(rng.random(4) + 0.5))
+        bn.gamma.set_data(T(rng.standard_normal(4)))
+    net.set_train(False)
+    x = T(rng.standard_normal((3, 4, 6, 6)))
+    want = net(x).asnumpy()
+    compiled = npk.jit(net)
+    np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
+    entry = npk.graph.compiled(compiled, x)
+    names = [n.name for n in entry.program.graph.nodes]
+    assert names.count("conv2d_affine") == 1 and names.count("conv2d_affine_add") == 1
+    assert entry.stats["conv_affine"] == 2
+    assert not [n for n in names if "relu" in n or n == "conv2d"]
+
+
 class _Net(nn.Cell):
     def __init__(self):
         super().__init__()
