@@ -246,13 +246,15 @@ def fuse_conv_affine(graph: Graph) -> int:
         readers = users.get(v.id, [])
         if v.id in outputs or len(readers) != 1 or readers[0].name != name:
             return None
+        if id(readers[0]) in removed:  # an earlier chain took it (a residual's other arm)
+            return None
         return readers[0]
 
     def per_channel(v: Value, c: int) -> bool:
         return v.shape == (1, c, 1, 1)
 
     replace: dict[int, Node] = {}  # id(last node of a chain) -> the fused node
-    removed: set[int] = set()
+    removed: set[int] = set()  # nodes some chain took
     for conv in graph.nodes:
         if conv.name != "conv2d" or (conv.saved is not None and conv.saved.id in users):
             continue

@@ -110,23 +110,28 @@ def test_convolution_and_relu_fuse_with_gradients_intact(rng):
 
 
 class _Residual(nn.Cell):
-    def __init__(self):
+    def __init__(self, down):
         super().__init__()
         self.conv1 = nn.Conv2d(4, 4, 3, pad_mode="pad", padding=1)
         self.bn1 = nn.BatchNorm2d(4)
         self.conv2 = nn.Conv2d(4, 4, 3, pad_mode="pad", padding=1)
         self.bn2 = nn.BatchNorm2d(4)
         self.relu = nn.ReLU()
+        self.down = nn.SequentialCell([nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4)]) if down else None
 
     def construct(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
-        return self.relu(self.bn2(self.conv2(out)) + x)
+        return self.relu(self.bn2(self.conv2(out)) + (x if self.down is None else self.down(x)))
 
 
-def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rng):
+@pytest.mark.parametrize("down", [False, True])
+def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rng, down):
+    # with a downsampling shortcut, both arms of the residual add end in a folded
+    # BatchNorm: the first convolution in the graph takes the add, the other does not
     npk.set_seed(4)
-    net = _Residual()
-    for bn in (net.bn1, net.bn2):  # statistics that are not the identity
+    net = _Residual(down)
+    bns = (net.bn1, net.bn2) + ((net.down[1],) if down else ())
+    for bn in bns:  # statistics that are not the identity
         bn.moving_mean.set_data(T(rng.standard_normal(4)))
         bn.moving_variance.set_data(T(rng.random(4) + 0.5))
         bn.gamma.set_data(T(rng.standard_normal(4)))
@@ -137,8 +142,8 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
     entry = npk.graph.compiled(compiled, x)
     names = [n.name for n in entry.program.graph.nodes]
-    assert names.count("conv2d_affine") == 1 and names.count("conv2d_affine_add") == 1
-    assert entry.stats["conv_affine"] == 2
+    assert names.count("conv2d_affine") == 1 + down and names.count("conv2d_affine_add") == 1
+    assert entry.stats["conv_affine"] == 2 + down
     assert not [n for n in names if "relu" in n or n == "conv2d"]
 
 
