@@ -115,6 +115,23 @@ def {name}_rows_{variant}(x, out):
         out[i] = _{name}(x[i])
 """
 
+# sum, the common case (mean, global pooling, losses), indexes the flat array instead of
+# taking a row slice per row: a slice costs two atomic reference-count updates, which
+# for short rows cost more than the sum (64x64x8x8 over the last two axes: 158 -> 30 us).
+_ROWS_SUM = """
+
+@njit(cache=True, nogil=True, fastmath=_FM{par})
+def sum_rows_{variant}(x, out):
+    xf = x.reshape(-1)
+    k = np.uint64(x.shape[1])
+    for i in {rng}(x.shape[0]):
+        acc = xf[0] * 0
+        b = np.uint64(i) * k
+        for j in range(k):
+            acc += xf[b + j]
+        out[i] = acc
+"""
+
 _COLS = """
 
 @njit(cache=True, nogil=True, fastmath=_FM)
@@ -154,7 +171,8 @@ def _build() -> ModuleType:
             ("serial", "", "range"),
             ("parallel", ", parallel=True", "prange"),
         ):
-            src += _ROWS.format(name=name, variant=variant, par=par, rng=rng)
+            template = _ROWS_SUM if name == "sum" else _ROWS
+            src += template.format(name=name, variant=variant, par=par, rng=rng)
     for variant, par, rng in (("serial", "", "range"), ("parallel", ", parallel=True", "prange")):
         src += _VAR.format(variant=variant, par=par, rng=rng)
     for name, update in _UPDATES.items():
