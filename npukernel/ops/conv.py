@@ -129,6 +129,7 @@ def _conv_examples(rng):
         case(2, 4, 6, 6, 4, 3, groups=2, dilation=(2, 1)),
         case(1, 4, 5, 5, 4, 3, groups=4, padding=(1, 1, 1, 1)),  # depthwise
         case(2, 3, 4, 4, 5, 1),  # 1x1
+        case(2, 3, 6, 5, 4, 1, stride=(2, 2)),  # 1x1 strided (a ResNet shortcut)
     ]
 
 
