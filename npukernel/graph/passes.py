@@ -139,8 +139,11 @@ def fuse_relu(graph: Graph) -> int:
     producer writes ``max(y, 0)`` and the ReLU's own pass over the activations (read
     ``y``, write ``r``) disappears. The backward's ``relu_grad(y, dr)`` reads ``r``
     instead (``r > 0`` exactly where ``y > 0``), so ``y`` is never materialised; the
-    producers' own gradients need their inputs, not ``y``. Applies only when nothing
-    else reads ``y`` (a graph output, another operator). Returns the count.
+    producers' own gradients need their inputs, not ``y``. A training BatchNorm followed
+    by a residual add and a ReLU (the end of a ResNet block) becomes
+    ``batch_norm_train_add_relu(x, ..., residual)`` the same way, when the residual is
+    ready before the BatchNorm runs. Applies only when nothing else reads ``y`` (a graph
+    output, another operator). Returns the count.
 
     Example:
         >>> import npukernel as npk
@@ -156,22 +159,38 @@ def fuse_relu(graph: Graph) -> int:
     """
     users = graph.users()
     outputs = {v.id for v in graph.outputs}
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
     dropped: set[int] = set()
     count = 0
+
+    def relu_readers(v: Value) -> tuple[Node, list[Node]] | None:
+        """The one ``relu`` reading ``v`` and the ``relu_grad(v, .)`` nodes, if that is all."""
+        readers = users.get(v.id, [])
+        relus = [n for n in readers if n.name == "relu"]
+        grads = [n for n in readers if n.name == "relu_grad" and n.inputs[0] is v]
+        if v.id in outputs or len(relus) != 1 or len(relus) + len(grads) != len(readers):
+            return None
+        if any(u is v for g in grads for u in g.inputs[1:]):
+            return None
+        return relus[0], grads
+
     for node in graph.nodes:
         fused = RELU_FUSIONS.get(node.name)
         if fused is None or node.dyn_attrs:
             continue
         y = node.outputs[0]
-        readers = users.get(y.id, [])
-        relus = [n for n in readers if n.name == "relu"]
-        grads = [n for n in readers if n.name == "relu_grad" and n.inputs[0] is y]
-        if y.id in outputs or len(relus) != 1 or len(relus) + len(grads) != len(readers):
+        found = relu_readers(y)
+        extra: list[Value] = []
+        if found is None and node.name == "batch_norm_train":
+            found, extra = _residual_relu(node, users, outputs, position, relu_readers)
+            fused = "batch_norm_train_add_relu"
+        if found is None:
             continue
-        if any(v is y for g in grads for v in g.inputs[1:]):
-            continue
-        relu = relus[0]
+        relu, grads = found
         r = relu.outputs[0]
+        if extra:
+            dropped.add(id(users[y.id][0]))  # the residual add
+            node.inputs = node.inputs + extra
         node.name, node.op = fused, OPS[fused]
         node.outputs[0] = r
         r.producer = node
@@ -181,6 +200,22 @@ def fuse_relu(graph: Graph) -> int:
         count += 1
     graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
     return count
+
+
+def _residual_relu(bn, users, outputs, position, relu_readers):
+    """For ``relu(bn + s)``: ``((relu, relu_grads), [s])``, else ``(None, [])``."""
+    y = bn.outputs[0]
+    readers = users.get(y.id, [])
+    if y.id in outputs or len(readers) != 1 or readers[0].name != "add":
+        return None, []
+    add = readers[0]
+    s = add.inputs[1] if add.inputs[0] is y else add.inputs[0]
+    if s is y or s.shape != y.shape or s.dtype != y.dtype:
+        return None, []
+    if s.producer is not None and position.get(id(s.producer), len(position)) > position[id(bn)]:
+        return None, []  # the shortcut is computed after the BatchNorm
+    found = relu_readers(add.outputs[0])
+    return (found, [s]) if found is not None else (None, [])
 
 
 # Operators that save a context for their gradient, and the variant that does not.

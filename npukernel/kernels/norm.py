@@ -60,7 +60,10 @@ def _sum_and_dot(a, b, ca, cb):
 @njit(cache=True)
 def _lincomb(dst, a, b, ka, kb, k0, use_b, relu):
     """``dst = a * ka + b * kb + k0`` (``b`` ignored unless ``use_b``; ``max(0, .)`` if ``relu``)."""
-    if use_b:
+    if use_b and relu:
+        for k in range(dst.shape[0]):
+            dst[k] = max(a[k] * ka + b[k] * kb + k0, 0.0)
+    elif use_b:
         for k in range(dst.shape[0]):
             dst[k] = a[k] * ka + b[k] * kb + k0
     elif relu:
@@ -114,13 +117,18 @@ def _as_nc_s(x: np.ndarray) -> np.ndarray:
     return x.reshape(x.shape[0], x.shape[1], -1)
 
 
-def _channel_affine(x3, scale, shift, dtype, relu=False):
+def _channel_affine(x3, scale, shift, dtype, relu=False, res3=None):
+    """``relu?(x * scale + shift (+ res))`` per channel; ``res3`` shaped like ``x3``."""
     y3 = np.empty(x3.shape, dtype=dtype)
     if x3.shape[2] == 1:
         y2 = y3[:, :, 0]
         np.add(np.multiply(x3[:, :, 0], scale.astype(dtype)), shift.astype(dtype), out=y2)
+        if res3 is not None:
+            y2 += res3[:, :, 0]
         if relu:
             np.maximum(y2, 0, out=y2)
+    elif res3 is not None:
+        _channel_lincomb(x3, res3, scale, np.ones_like(scale), shift, True, relu, y3)
     else:
         _channel_lincomb(x3, x3, scale, scale, shift, False, relu, y3)
     return y3
@@ -134,6 +142,7 @@ def batch_norm_train_forward(
     *,
     return_var: bool = False,
     relu: bool = False,
+    residual: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
     """Batch normalisation with batch statistics (training mode).
 
@@ -153,6 +162,8 @@ def batch_norm_train_forward(
         return_var: also return the unbiased variance ``var * M / (M - 1)`` (what the
             running statistics are updated with; NaN when ``M == 1``).
         relu: return ``max(y, 0)`` instead of ``y`` (graph mode fuses a following ReLU).
+        residual: an array shaped like ``x`` added to ``y`` before the ReLU (graph mode
+            fuses the residual add of a ResNet block).
 
     Returns:
         ``(y, mean, invstd)``, or ``(y, mean, invstd, var_unbiased)`` with
@@ -191,7 +202,8 @@ def batch_norm_train_forward(
     g = np.asarray(gamma, dtype=np.float64)
     scale = g * invstd
     shift = np.asarray(beta, dtype=np.float64) - mean * scale
-    y = _channel_affine(x3, scale, shift, x.dtype, relu).reshape(x.shape)
+    res3 = None if residual is None else _as_nc_s(np.asarray(residual, dtype=x.dtype))
+    y = _channel_affine(x3, scale, shift, x.dtype, relu, res3).reshape(x.shape)
     out = (y, mean.astype(x.dtype), invstd.astype(x.dtype))
     if return_var:
         out += (var_unb.astype(x.dtype),)

@@ -92,9 +92,14 @@ BN_BACKWARD = register(OpDef("batch_norm_backward", NORM, _bn_back_npu, _bn_back
 
 def _bn_train_grad(n, dy, dmean=None, dvar=None):
     x, gamma, _ = n.inputs
-    mean, invstd = n.saved
     if dy is None:
         dy = F.zeros_like(n.output(0))
+    return _bn_grads(n, x, gamma, dy, dmean, dvar)
+
+
+def _bn_grads(n, x, gamma, dy, dmean, dvar):
+    """``(dx, dgamma, dbeta)`` of a training BatchNorm node ``n``, given ``dy`` of its result."""
+    mean, invstd = n.saved
     dx, dgamma, dbeta = apply(BN_BACKWARD, dy, x.detach(), gamma.detach(), mean=mean, invstd=invstd)
     if dmean is not None or dvar is not None:  # the statistics outputs were used too
         shp, count = _bn_shape(x), x.size // x.shape[1]
@@ -270,3 +275,45 @@ register(OpDef("layer_norm", NORM, _ln_npu, _ln_cpu, check=_ln_check, grad=_ln_g
 register(OpDef("batch_norm_train_relu", NORM, _bn_train_relu_npu, _bn_train_relu_cpu, check=_bn_check,
                grad=_bn_train_relu_grad, saves=True, n_outputs=3, examples=_bn_examples,
                doc="relu(batch_norm_train(x)) in one pass; graph mode fuses the pair into it."))  # fmt: skip
+
+
+def _bn_add_relu_check(x, gamma, beta, residual, eps):
+    if residual.shape != x.shape:
+        raise ShapeError(
+            f"For 'batch_norm', 'residual' must have the shape of 'x' {x.shape}, "
+            f"but got {residual.shape}."
+        )
+    return _bn_check(x, gamma, beta, eps)
+
+
+def _bn_add_relu_npu(x, gamma, beta, residual, eps):
+    y, mean, invstd, var_u = nk.batch_norm_train_forward(
+        x, gamma, beta, eps, return_var=True, relu=True, residual=residual
+    )
+    return (y, mean, var_u), (mean, invstd)
+
+
+def _bn_add_relu_cpu(x, gamma, beta, residual, eps):
+    (y, mean, var_u), saved = _bn_train_cpu(x, gamma, beta, eps)
+    return (np.maximum(y + residual, 0).astype(x.dtype), mean, var_u), saved
+
+
+def _bn_add_relu_grad(n, dy, dmean=None, dvar=None):
+    # d(residual) is the ReLU's gradient itself; the BatchNorm part is as unfused
+    x, gamma, _, _ = n.inputs
+    dz = F.relu_grad(n.output(0), dy) if dy is not None else F.zeros_like(n.output(0))
+    return (*_bn_grads(n, x, gamma, dz, dmean, dvar), dz)
+
+
+def _bn_add_relu_examples(rng):
+    return [
+        ([*arrays[:3], rng.standard_normal(arrays[0].shape)], attrs)
+        for arrays, attrs in _bn_examples(rng)
+    ]
+
+
+register(OpDef("batch_norm_train_add_relu", NORM, _bn_add_relu_npu, _bn_add_relu_cpu,
+               check=_bn_add_relu_check, grad=_bn_add_relu_grad, saves=True, n_outputs=3,
+               examples=_bn_add_relu_examples,
+               doc="relu(batch_norm_train(x) + residual) in one pass: the end of a ResNet block "
+                   "in graph mode."))  # fmt: skip

@@ -147,6 +147,45 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     assert not [n for n in names if "relu" in n or n == "conv2d"]
 
 
+@pytest.mark.parametrize("down", [False, True])
+def test_training_block_fuses_batch_norm_residual_and_relu(rng, down):
+    # relu(bn2(conv2(.)) + x) -> batch_norm_train_add_relu; with a downsampling shortcut
+    # (computed after bn2) it is the shortcut's BatchNorm that takes bn2's output as its
+    # residual
+    x = T(rng.standard_normal((4, 4, 5, 5)))
+
+    def run(mode):
+        npk.set_context(mode=mode)
+        try:
+            npk.set_seed(5)
+            net = _Residual(down)
+            opt = nn.Momentum(net.trainable_params(), 0.05, 0.9)
+            step = nn.TrainOneStepCell(nn.WithLossCell(net, _SquareLoss()), opt).set_train()
+            losses = [step(x, x).item() for _ in range(3)]
+            return losses, [p.asnumpy() for p in net.trainable_params()], step
+        finally:
+            npk.set_context(mode=npk.PYNATIVE_MODE)
+
+    l0, p0, _ = run(npk.PYNATIVE_MODE)
+    l1, p1, step = run(npk.GRAPH_MODE)
+    np.testing.assert_allclose(l1, l0, rtol=1e-5)
+    for a, b in zip(p0, p1):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    npk.set_context(mode=npk.GRAPH_MODE)
+    try:
+        names = [n.name for n in npk.graph.compiled(step, x, x).program.graph.nodes]
+    finally:
+        npk.set_context(mode=npk.PYNATIVE_MODE)
+    assert names.count("batch_norm_train_add_relu") == 1
+    assert names.count("batch_norm_train_relu") == 1
+    assert "relu" not in names and "add" not in names
+
+
+class _SquareLoss(nn.Cell):
+    def construct(self, y, target):
+        return ((y - target) ** 2).mean()
+
+
 class _Net(nn.Cell):
     def __init__(self):
         super().__init__()
