@@ -724,11 +724,12 @@ def conv2d_forward(
         :func:`conv2d_backward`.
     """
     dt = np.asarray(x).dtype
+    none = _no_epilogue(dt)
     epi = (
         relu,
-        np.empty(0, dt) if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
-        np.empty(0, dt) if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
-        np.empty((0, 0, 0, 0), dt) if residual is None else np.ascontiguousarray(residual, dt),
+        none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
+        none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
+        none[3] if residual is None else np.ascontiguousarray(residual, dt),
     )
     y, ctx = _forward(x, w, stride, padding, dilation, groups, epi)
     if ctx.algo != "implicit":
@@ -885,6 +886,16 @@ def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
     return per, tasks, min(parts, tasks)
 
 
+@functools.lru_cache(maxsize=8)
+def _no_epilogue(dtype: np.dtype) -> tuple:
+    """``(relu, scale, shift, residual)`` meaning "no epilogue" (empty arrays, shared).
+
+    Not marked read-only: numba types read-only arrays apart and would compile the
+    kernels a second time for them.
+    """
+    return (False, np.empty(0, dtype), np.empty(0, dtype), np.empty((0, 0, 0, 0), dtype))
+
+
 @functools.lru_cache(maxsize=256)
 def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1, 1)):
     """:class:`conv_implicit.Geometry`, built once per shape (30 us each time otherwise)."""
@@ -898,8 +909,10 @@ def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), ep
     packed, starts = implicit.pack_rows(wmat)
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
     if epi is None:
-        dt = src.dtype
-        epi = (False, np.empty(0, dt), np.empty(0, dt), np.empty((0, 0, 0, 0), dt))
+        epi = _no_epilogue(src.dtype)
+    if tasks == 1:  # a batch of one or a small convolution: no task queue
+        _implicit_conv_part(src, packed, starts, geo, out, per, epi, 0, range(1))
+        return
     _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi)
 
 
