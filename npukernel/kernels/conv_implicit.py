@@ -1,4 +1,4 @@
-"""Implicit-GEMM convolution kernels (stride 1, one group): no column matrix is written.
+"""Implicit-GEMM convolution kernels (one group, any stride): no column matrix is written.
 
 Copy one image's ``C`` planes into a zero-padded grid of rows ``Wp = OW + dw*(KW-1)``
 wide, flattened, with ``Hp = OH + dh*(KH-1)`` rows per plane (``plane = Hp*Wp``). Output
@@ -13,12 +13,19 @@ computed by :func:`npukernel.kernels.simd.gemm_tile` straight from ``pad`` (the 
 OpenBLAS this skips writing the column matrix and OpenBLAS's own packing copy of it:
 ResNet-20's 3x3 convolutions ran 1.3-1.8x faster per image.
 
-The same kernel gives the input gradient: ``dx`` is the convolution of ``dy``, padded by
-``dh*(KH-1) - pt`` rows on top and ``dw*(KW-1) - pl`` columns on the left, with the
-weight flipped and transposed (``wf[c, (o, i, j)] = w[o, c, KH-1-i, KW-1-j]``). The
-weight gradient ``dW[o, k] = sum_p dyext[o, p] * pad[offs[k] + p]`` is a
-:func:`~npukernel.kernels.simd.dot_tile` reduction, with ``dyext`` the output gradient
-laid out on the padded rows and zero in the dropped columns.
+Strided convolutions split the padded image into phase planes, one per (row, column)
+remainder a tap reads (see :class:`Geometry`); on those every convolution is stride 1.
+The output pass applies an optional epilogue, ``relu?(y * scale + shift + residual)``
+(graph mode folds inference BatchNorm, residual adds and ReLUs into the convolution).
+
+The same kernel gives the input gradient of a stride-1 convolution: ``dx`` is the
+convolution of ``dy``, padded by ``dh*(KH-1) - pt`` rows on top and ``dw*(KW-1) - pl``
+columns on the left, with the weight flipped and transposed (``wf[c, (o, i, j)] =
+w[o, c, KH-1-i, KW-1-j]``). The weight gradient ``dW[o, k] = sum_p dyext[o, p] *
+pad[offs[k] + p]`` is a reduction over the padded grid: :func:`weight_grad_outer` (sums
+of outer products, when the output channels fill whole vectors) or
+:func:`weight_grad_images` (dot products), with ``dyext`` the output gradient laid out on
+the padded rows and zero in the dropped columns.
 
 Everything here works on images ``n0 .. n1-1`` of a batch on one thread; ``conv.py``
 splits the batch over threads and owns the scratch buffers.
@@ -33,7 +40,7 @@ from numba import njit, uint64
 
 from npukernel.kernels import simd
 
-__all__ = ["Geometry", "forward_images", "pack_rows", "weight_grad_images"]
+__all__ = ["Geometry", "forward_images", "pack_rows", "weight_grad_images", "weight_grad_outer"]
 
 _MR = simd.GEMM_MR
 _MR_MAX = 6  # the largest tile _gemm_tile_rows has

@@ -4,12 +4,13 @@ numba vectorises simple loops, but it does not keep a block of accumulators in v
 registers across a reduction loop: a generated 4x16 tile of scalar accumulators ran at
 3 GFLOP/s. These intrinsics build that inner loop directly (LLVM vector types, one
 ``llvm.fma`` per accumulator and step), so a GEMM-like kernel written in numba around
-them runs at 45-60 GFLOP/s per core on this machine's AVX2, where OpenBLAS's own kernels
-reach 66 on a large square GEMM. LLVM lowers the vector types for any target (AVX-512,
-NEON, SSE), so the tiles are portable; only their speed is tuned for 256-bit registers.
+them runs at 45-70 GFLOP/s per core on this machine's AVX2 (57-88 in L1, depending on
+the minute), where OpenBLAS's own kernels reach 66 on a large square GEMM. LLVM lowers the
+vector types for any target (AVX-512, NEON, SSE), so the tiles are portable; only their
+speed is tuned for 256-bit registers.
 
-Both tiles read one operand through a table of row offsets, ``offs``: the rows of a
-convolution's implicit column matrix are shifted windows of one zero-padded image
+The tiles read rows through a table of offsets: the rows of a convolution's implicit
+column matrix are shifted windows of one zero-padded image
 (:mod:`npukernel.kernels.conv_implicit`), so no column matrix is ever written.
 
 * :func:`gemm_tile` -- ``y[i, 0:NR] = sum_k a[i, k] * src[so + offs[k] : ... + NR]`` for
@@ -17,8 +18,11 @@ convolution's implicit column matrix are shifted windows of one zero-padded imag
 * :func:`dot_tile` -- ``out[i, j] += sum_p d[i, p] * src[so + offs[j] + p]`` for an
   ``MR x KR`` block, ``p`` running over whole vectors: each accumulator is one vector of
   partial sums, added across its lanes at the end.
+* :func:`outer_tile` -- ``y[i, 0:NR] += sum_p a[arow[i] + p] * src[p*lds : ... + NR]``:
+  a sum of outer products, ``MR`` broadcast runs times vector rows (the weight
+  gradient when the output channels fill whole vectors).
 
-Both take flat (1-D, contiguous) arrays plus element offsets and leading dimensions, and
+All take flat (1-D, contiguous) arrays plus element offsets and leading dimensions, and
 check nothing: the callers size every buffer so that no access leaves it. They cannot
 run with ``NUMBA_DISABLE_JIT=1`` (there is no Python body); :data:`AVAILABLE` says
 whether they can, and callers fall back to another algorithm when it is false.
@@ -48,14 +52,15 @@ from numba.extending import intrinsic
 
 __all__ = [
     "AVAILABLE",
-    "VEC_BYTES",
     "DOT_KR",
     "DOT_MR",
     "GEMM_MR",
     "VECTORS",
+    "VEC_BYTES",
     "dot_tile",
     "gemm_tile",
     "lanes",
+    "outer_tile",
 ]
 
 # Bytes per vector register the tiles are shaped for (AVX2). Wider hardware still runs
