@@ -395,3 +395,34 @@ def test_profiler_reports_compile_apart_from_steps():
     ops_seen = set(prof.summary().index)
     assert any(o.startswith("compile:") for o in ops_seen)
     assert any(o.startswith("fused:") for o in ops_seen)  # per-kernel records while profiling
+
+
+@pytest.mark.parametrize(
+    "make_opt",
+    [lambda ps: nn.Momentum(ps, 0.1, 0.9), lambda ps: nn.Adam(ps, 0.1), lambda ps: nn.SGD(ps, 0.1)],
+    ids=["Momentum", "Adam", "SGD"],
+)
+def test_optimizer_in_a_graph_casts_gradients_to_the_parameter_dtype(rng, make_opt):
+    # gradients handed to the optimizer in another dtype: eager casts them, and the
+    # replayed host update must too (it receives the traced gradients as they are)
+    x = T(rng.standard_normal((4, 3)))
+
+    def run(compiled):
+        npk.set_seed(6)
+        net = nn.Dense(3, 2)
+        opt = make_opt(net.trainable_params())
+        grad_fn = npk.value_and_grad(lambda x: (net(x) ** 2).sum(), None, net.trainable_params())
+
+        def step(x):
+            loss, grads = grad_fn(x)
+            opt(tuple(g.astype(npk.float64) for g in grads))
+            return loss
+
+        fn = npk.jit(step) if compiled else step
+        for _ in range(3):
+            fn(x)
+        return [p.asnumpy() for p in net.trainable_params()]
+
+    for eager, graph in zip(run(False), run(True)):
+        assert graph.dtype == np.float32
+        np.testing.assert_allclose(graph, eager, rtol=1e-5, atol=1e-6)

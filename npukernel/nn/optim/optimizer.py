@@ -382,6 +382,8 @@ class Optimizer(Cell):
         op = self._op_name
         for i, (p, g) in enumerate(zip(self.parameters, grads)):
             data = p._data
+            if g.dtype != data.dtype:  # graph mode replays with the traced gradients' dtype
+                g = g.astype(data.dtype)
             t0 = perf_counter()
             self._update(i, data, self._effective_grad(i, data, g), lrs[self._group_of[i]])
             dt = perf_counter() - t0
