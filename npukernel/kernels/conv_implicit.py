@@ -49,6 +49,12 @@ _DKR = simd.DOT_KR
 _VEC_BYTES = simd.VEC_BYTES
 _NV = simd.VECTORS
 
+# numba's on-disk cache is invalidated when *this* file changes, not when simd.py (whose
+# tiles are compiled into the kernels below) does. This is the start of simd.py's
+# SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
+# tests until this line is updated, and updating it invalidates the cached kernels.
+SIMD_SOURCE_SHA256 = "9ec7c42a56667395"
+
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
 _PT, _PL, _HP, _WP, _SH, _SW, _NPH = range(7)

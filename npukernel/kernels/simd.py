@@ -22,6 +22,10 @@ column matrix are shifted windows of one zero-padded image
   a sum of outer products, ``MR`` broadcast runs times vector rows (the weight
   gradient when the output channels fill whole vectors).
 
+Editing this file: numba does not see that the cached kernels which inline these tiles
+(``conv_implicit.py``) depend on it; update ``conv_implicit.SIMD_SOURCE_SHA256`` (a test
+says to), which invalidates them.
+
 All take flat (1-D, contiguous) arrays plus element offsets and leading dimensions, and
 check nothing: the callers size every buffer so that no access leaves it. They cannot
 run with ``NUMBA_DISABLE_JIT=1`` (there is no Python body); :data:`AVAILABLE` says

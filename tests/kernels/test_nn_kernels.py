@@ -218,6 +218,18 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
     np.testing.assert_allclose(dw, dw_ref, **tol)
 
 
+def test_implicit_kernels_are_recompiled_when_the_simd_tiles_change():
+    # numba only invalidates a cached kernel when its own source file changes
+    import hashlib
+
+    from npukernel.kernels import conv_implicit, simd
+
+    digest = hashlib.sha256(Path(simd.__file__).read_bytes()).hexdigest()[:16]
+    assert conv_implicit.SIMD_SOURCE_SHA256 == digest, (
+        "simd.py changed: set conv_implicit.SIMD_SOURCE_SHA256 to " + repr(digest)
+    )
+
+
 def test_conv2d_float32_forward():
     r = rng(4)
     x = r.standard_normal((3, 3, 6, 5)).astype(np.float32)
