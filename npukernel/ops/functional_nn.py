@@ -251,8 +251,24 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, seed: int | None 
 
 
 def dense(input: Any, weight: Any, bias: Any = None) -> Tensor:  # noqa: A002
-    """``input @ weight.T + bias`` (``mindspore.ops.dense``)."""
-    out = F.matmul(input, F.transpose(_as_tensor(weight, "dense", "weight")))
+    """``input @ weight.T + bias`` (``mindspore.ops.dense``).
+
+    One launch, and one for its gradient (``dense_backward``), when ``input``, ``weight``
+    and ``bias`` are Tensors of one float dtype; other mixes go through ``matmul`` and
+    ``add`` with their promotions.
+
+    Example:
+        >>> from npukernel import ops, Tensor
+        >>> ops.dense(Tensor([[1.0, 2.0]]), Tensor([[3.0, 4.0]]), Tensor([0.5])).asnumpy().tolist()
+        [[11.5]]
+    """
+    weight = _as_tensor(weight, "dense", "weight")
+    args = (input, weight) if bias is None else (input, weight, bias)
+    if all(isinstance(a, Tensor) for a in args):
+        dt = input.dtype
+        if dt.kind == "f" and all(a.dtype == dt for a in args) and input.ndim >= 1:
+            return apply(OPS["dense"], *args)
+    out = F.matmul(input, F.transpose(weight))
     return out if bias is None else out + bias
 
 

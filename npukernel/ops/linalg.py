@@ -12,6 +12,7 @@ from npukernel.dtypes import compute_dtype
 from npukernel.errors import DTypeError, ShapeError
 from npukernel.kernels import blas
 from npukernel.ops import functional as F
+from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import MATMUL, OpDef, register
 
 
@@ -105,3 +106,120 @@ def _bad() -> list:
 
 register(OpDef("matmul", MATMUL, _matmul_npu, _matmul_cpu, check=_check, grad=_grad, cost=_cost,
                examples=_examples, bad=_bad, doc="Batched matrix product (BLAS)."))  # fmt: skip
+
+
+# -- dense: x @ w.T + b in one launch ------------------------------------------------------
+
+
+def _dense_check(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> dict:
+    if x.dtype.kind != "f" or w.dtype != x.dtype or any(a.dtype != x.dtype for a in b):
+        raise DTypeError(
+            "For 'dense', 'input', 'weight' and 'bias' must share one float dtype, but got "
+            f"{[a.dtype.name for a in (x, w, *b)]}."
+        )
+    if x.ndim < 1 or w.ndim != 2:
+        raise ShapeError(
+            f"For 'dense', 'weight' must be 2-D (out, in) and 'input' at least 1-D, but got "
+            f"{w.shape} and {x.shape}."
+        )
+    if x.shape[-1] != w.shape[1]:
+        raise ShapeError(
+            f"For 'dense', the last dim of 'input' must equal weight.shape[1], but got "
+            f"{x.shape} and weight {w.shape}."
+        )
+    if b and b[0].shape != (w.shape[0],):
+        raise ShapeError(
+            f"For 'dense', 'bias' must have shape ({w.shape[0]},), but got {b[0].shape}."
+        )
+    return {}
+
+
+def _dense_npu(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> np.ndarray:
+    cd = compute_dtype(x.dtype)  # float16 multiplies in float32, as matmul does
+    x2 = x.reshape(-1, x.shape[-1]).astype(cd, copy=False)
+    blas.threads_for(2 * x2.shape[0] * w.shape[0] * w.shape[1])
+    y = np.matmul(x2, w.T.astype(cd, copy=False))
+    if b:
+        y += b[0]
+    return y.astype(x.dtype, copy=False).reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _dense_cpu(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> np.ndarray:
+    y = x.astype(np.float64) @ w.astype(np.float64).T
+    return (y + b[0] if b else y).astype(x.dtype)
+
+
+def _dense_cost(inputs: list, outputs: list, attrs: dict) -> tuple[int, int]:
+    x, w = inputs[0], inputs[1]
+    return 2 * (x.size // max(x.shape[-1], 1)) * w.size, sum(a.nbytes for a in inputs) + outputs[
+        0
+    ].nbytes
+
+
+def _dense_grad(n, dy):
+    x, w, *b = n.inputs
+    dx, dw, db = apply(DENSE_BACKWARD, dy, x.detach(), w.detach(), need_dx=x.requires_grad,
+                       need_dw=w.requires_grad, need_db=bool(b) and b[0].requires_grad)  # fmt: skip
+    return (dx if x.requires_grad else None, dw if w.requires_grad else None) + (
+        (db if b[0].requires_grad else None,) if b else ()
+    )
+
+
+def _dense_back_npu(dy, x, w, need_dx, need_dw, need_db):
+    cd = compute_dtype(x.dtype)
+    dy2 = dy.reshape(-1, dy.shape[-1]).astype(cd, copy=False)
+    x2 = x.reshape(-1, x.shape[-1]).astype(cd, copy=False)
+    m, k, n = x2.shape[0], w.shape[1], w.shape[0]
+    empty = np.empty(0, x.dtype)
+    dx = dw = db = empty
+    blas.threads_for(2 * m * k * n)
+    if need_dx:
+        dx = np.matmul(dy2, w.astype(cd, copy=False)).astype(x.dtype, copy=False).reshape(x.shape)
+    if need_dw:
+        dw = np.matmul(dy2.T, x2).astype(x.dtype, copy=False)
+    if need_db:
+        db = dy2.sum(axis=0).astype(x.dtype, copy=False)
+    return dx, dw, db
+
+
+def _dense_back_cpu(dy, x, w, need_dx, need_dw, need_db):
+    f = np.float64
+    dy2 = dy.reshape(-1, dy.shape[-1]).astype(f)
+    x2 = x.reshape(-1, x.shape[-1]).astype(f)
+    dx = (dy2 @ w.astype(f)).reshape(x.shape) if need_dx else np.empty(0)
+    dw = dy2.T @ x2 if need_dw else np.empty(0)
+    db = dy2.sum(axis=0) if need_db else np.empty(0)
+    return tuple(a.astype(dy.dtype) for a in (dx, dw, db))
+
+
+def _dense_back_cost(inputs: list, outputs: list, attrs: dict) -> tuple[int, int]:
+    dy, x, w = inputs
+    passes = int(attrs["need_dx"]) + int(attrs["need_dw"])
+    return 2 * passes * (dy.size // max(dy.shape[-1], 1)) * w.size, sum(
+        a.nbytes for a in inputs + list(outputs)
+    )
+
+
+def _dense_examples(rng: np.random.Generator) -> list:
+    return [
+        ([rng.standard_normal((3, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)], {}),
+        ([rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4))], {}),  # no bias, 3-D
+        ([rng.standard_normal((4,)), rng.standard_normal((3, 4)), rng.standard_normal(3)], {}),
+        ([rng.standard_normal((0, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)], {}),
+    ]
+
+
+def _dense_bad() -> list:
+    return [
+        ([np.ones((2, 3)), np.ones((4, 2))], {}, ShapeError),
+        ([np.ones((2, 3)), np.ones((4, 3)), np.ones(3)], {}, ShapeError),
+        ([np.ones((2, 3)), np.ones((4, 3), np.float32)], {}, DTypeError),
+    ]
+
+
+DENSE_BACKWARD = register(OpDef("dense_backward", MATMUL, _dense_back_npu, _dense_back_cpu,
+                                n_outputs=3, cost=_dense_back_cost,
+                                doc="Gradients of dense (dx, dw, db)."))  # fmt: skip
+register(OpDef("dense", MATMUL, _dense_npu, _dense_cpu, check=_dense_check, grad=_dense_grad,
+               cost=_dense_cost, examples=_dense_examples, bad=_dense_bad,
+               doc="input @ weight.T + bias in one launch (mindspore.ops.dense)."))  # fmt: skip

@@ -228,7 +228,7 @@ def test_train_step_in_graph_mode_matches_pynative(rng):
         assert n0 == n1
         np.testing.assert_allclose(b.asnumpy(), a.asnumpy(), rtol=1e-5, atol=1e-6, err_msg=n0)
     np.testing.assert_allclose(p1, p0, rtol=1e-4, atol=1e-5)  # eval graph: BatchNorm folded
-    assert entry is not None and entry.stats["ops"] > 20
+    assert entry is not None and entry.stats["ops"] > 15
     # BatchNorm and its ReLU ran as one kernel; the ReLU's gradient read the fused output
     assert entry.stats["relu_fused"] == 1
     names = [n.name for n in entry.program.graph.nodes]
