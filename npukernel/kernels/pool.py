@@ -173,6 +173,17 @@ def _max_pool_2x2(x, y, idx, hm, hk):
             jf[d0 + q] = np.int32(k0 + t * (k1 - k0) + base + 2 * np.int64(q))
 
 
+def _plain_2x2(x_shape, kernel, stride, padding) -> bool:
+    """Whether the 2x2 stride-2 kernels apply: no padding, even ``H`` and ``W``."""
+    return (
+        tuple(kernel) == (2, 2)
+        and tuple(stride) == (2, 2)
+        and tuple(padding) == (0, 0)
+        and x_shape[2] % 2 == 0
+        and x_shape[3] % 2 == 0
+    )
+
+
 def max_pool2d_forward(
     x: np.ndarray,
     kernel: tuple[int, int],
@@ -203,14 +214,7 @@ def max_pool2d_forward(
     shape = pool2d_output_shape(x.shape, kernel, stride, padding)
     y = np.empty(shape, dtype=x.dtype)
     idx = np.empty(shape, dtype=np.int32)
-    h, w = x.shape[2:]
-    if (
-        tuple(kernel) == (2, 2)
-        and tuple(stride) == (2, 2)
-        and tuple(padding) == (0, 0)
-        and h % 2 == 0
-        and w % 2 == 0
-    ):
+    if _plain_2x2(x.shape, kernel, stride, padding):
         half = x.size // 2
         _max_pool_2x2(x, y, idx, np.empty(half, x.dtype), np.empty(half, np.int32))
         return y, idx
@@ -265,16 +269,9 @@ def max_pool2d_values(
         [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     x = np.ascontiguousarray(x)
-    h, w = x.shape[2:]
-    if (
-        tuple(kernel) == (2, 2)
-        and tuple(stride) == (2, 2)
-        and tuple(padding) == (0, 0)
-        and h % 2 == 0
-        and w % 2 == 0
-    ):
+    if _plain_2x2(x.shape, kernel, stride, padding):
         y = np.empty(pool2d_output_shape(x.shape, kernel, stride, padding), dtype=x.dtype)
-        _max_2x2_values(x, y, np.empty(w, dtype=x.dtype))
+        _max_2x2_values(x, y, np.empty(x.shape[3], dtype=x.dtype))
         return y
     return max_pool2d_forward(x, kernel, stride, padding)[0]
 
