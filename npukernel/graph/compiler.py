@@ -56,6 +56,7 @@ class Compiled:
     stats: dict = field(default_factory=dict)
     ir_before: str = ""
     param_meta: list = field(default_factory=list)
+    param_arrays: list = field(default_factory=list)
 
 
 def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,

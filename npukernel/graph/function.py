@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import operator
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +147,9 @@ class JitFunction:
         dev = entry.program.device
         if dev is not None:  # the profiler shows compile time apart from step time
             dev.record_launch(f"compile:{self.name}", (), "float32", 0, 0, "scalar", entry.seconds)
-        entry.param_meta = [(v.param, v.shape, v.dtype) for v in entry.program.graph.params]
+        params = entry.program.graph.params
+        entry.param_meta = [(v.param, v.shape, np.dtype(v.dtype)) for v in params]
+        entry.param_arrays = [v.param._data for v in params]
         result = entry.result
         entry.result = None  # do not keep the first run's tensors alive
         return result
@@ -164,10 +167,19 @@ def _fast_key(args: tuple, kwargs: dict) -> Any:
 
 
 def _params_unchanged(entry: Compiled) -> bool:
-    for p, shape, dtype in entry.param_meta:
-        d = p._data
-        if d.shape != shape or d.dtype.name != dtype:
+    """Whether every parameter still has its traced shape and dtype.
+
+    The quick test is identity: optimizers update the arrays in place, so the same array
+    objects mean nothing changed (one C-level pass, ~1 us for ResNet-20's 65 parameters,
+    where reading shapes and dtypes took ~20 us). A replaced array is checked in full.
+    """
+    arrays = [p._data for p, _, _ in entry.param_meta]
+    if all(map(operator.is_, arrays, entry.param_arrays)):
+        return True
+    for d, (_, shape, dtype) in zip(arrays, entry.param_meta):
+        if d.shape != shape or d.dtype != dtype:
             return False
+    entry.param_arrays = arrays
     return True
 
 

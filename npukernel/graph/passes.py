@@ -128,14 +128,19 @@ def _affine_from_batch_norm(graph: Graph, node: Node) -> list[Node]:
 
 
 # Producers a following ReLU folds into, and the fused operator each becomes.
-RELU_FUSIONS = {"batch_norm_train": "batch_norm_train_relu", "conv2d": "conv2d_relu"}
+RELU_FUSIONS = {
+    "batch_norm_train": "batch_norm_train_relu",
+    "conv2d": "conv2d_relu",
+    "dense": "dense_relu",
+}
 
 
 def fuse_relu(graph: Graph) -> int:
-    """Merge a training BatchNorm or a convolution and the ReLU that alone reads it.
+    """Merge a training BatchNorm, a convolution or a dense layer and the ReLU after it.
 
-    ``r = relu(batch_norm_train(x)[0])`` becomes ``r = batch_norm_train_relu(x)[0]`` and
-    ``relu(conv2d(x, w))`` becomes ``conv2d_relu(x, w)`` (:data:`RELU_FUSIONS`): the
+    ``r = relu(batch_norm_train(x)[0])`` becomes ``r = batch_norm_train_relu(x)[0]``,
+    ``relu(conv2d(x, w))`` becomes ``conv2d_relu(x, w)`` and ``relu(dense(x, w, b))``
+    becomes ``dense_relu(x, w, b)`` (:data:`RELU_FUSIONS`), when the ReLU alone reads it: the
     producer writes ``max(y, 0)`` and the ReLU's own pass over the activations (read
     ``y``, write ``r``) disappears. The backward's ``relu_grad(y, dr)`` reads ``r``
     instead (``r > 0`` exactly where ``y > 0``), so ``y`` is never materialised; the

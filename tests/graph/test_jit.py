@@ -109,6 +109,31 @@ def test_convolution_and_relu_fuse_with_gradients_intact(rng):
     assert "conv2d_relu" in names and "relu" not in names and "conv2d" not in names
 
 
+def test_dense_and_relu_fuse_in_training_and_inference(rng):
+    # nn.Dense + ReLU -> dense_relu; training gradients match eager, and so does inference
+    npk.set_seed(3)
+    net = nn.SequentialCell([nn.Dense(5, 7), nn.ReLU(), nn.Dense(7, 2)])
+    loss = npk.value_and_grad(lambda x: (net(x) ** 2).sum(), None, net.trainable_params())
+    compiled = npk.jit(loss)
+    x = T(rng.standard_normal((4, 5)))
+    (v0, g0), (v1, g1) = loss(x), compiled(x)
+    np.testing.assert_allclose(v1.asnumpy(), v0.asnumpy(), rtol=1e-5)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a.asnumpy(), b.asnumpy(), rtol=1e-4, atol=1e-6)
+    names = [n.name for n in npk.graph.compiled(compiled, x).program.graph.nodes]
+    assert names.count("dense_relu") == 1 and "relu" not in names
+    infer = npk.jit(lambda x: net(x))
+    with npk.no_grad():
+        want = infer(x).asnumpy()
+        got = infer(T(x.asnumpy())).asnumpy()  # the replay
+        names = [n.name for n in npk.graph.compiled(infer, x).program.graph.nodes]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    np.testing.assert_allclose(got, np.maximum(x.asnumpy() @ net[0].weight.asnumpy().T
+                               + net[0].bias.asnumpy(), 0) @ net[2].weight.asnumpy().T
+                               + net[2].bias.asnumpy(), rtol=1e-5, atol=1e-6)  # fmt: skip
+    assert names == ["dense_relu", "dense"]
+
+
 class _Residual(nn.Cell):
     def __init__(self, down):
         super().__init__()
