@@ -254,6 +254,21 @@ def drop_unused_saves(graph: Graph) -> int:
     return count
 
 
+def _flat_channels(v: Value) -> Value:
+    """``v``'s ``(C,)`` source when ``v`` is only its ``(1, C, 1, 1)`` reshape, else ``v``.
+
+    The fused convolution reads per-channel values flat, so the reshape need not run: it
+    goes dead and :func:`eliminate_dead` drops it (two calls per BatchNorm in a batch-1
+    replay).
+    """
+    src = v.producer
+    if src is not None and src.name == "reshape" and not src.dyn_attrs:
+        flat = src.inputs[0]
+        if flat.shape == (v.shape[1],) and flat.dtype == v.dtype:
+            return flat
+    return v
+
+
 def fuse_conv_affine(graph: Graph) -> int:
     """Fold an inference BatchNorm (and a residual add and a ReLU) into its convolution.
 
@@ -307,7 +322,7 @@ def fuse_conv_affine(graph: Graph) -> int:
         if add is None or add.inputs[0] is not mul.outputs[0] or not per_channel(add.inputs[1], c):
             continue
         chain = [conv, mul, add]
-        inputs = [*conv.inputs, mul.inputs[1], add.inputs[1]]
+        inputs = [*conv.inputs, _flat_channels(mul.inputs[1]), _flat_channels(add.inputs[1])]
         cur = add.outputs[0]
         res = only_reader(cur, "add")
         if res is not None:
