@@ -170,6 +170,9 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     assert names.count("conv2d_affine") == 1 + down and names.count("conv2d_affine_add") == 1
     assert entry.stats["conv_affine"] == 2 + down
     assert not [n for n in names if "relu" in n or n == "conv2d"]
+    # the folded scale and shift reach the convolutions flat: no reshape runs
+    assert "reshape" not in names
+    np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)  # replayed
 
 
 @pytest.mark.parametrize("down", [False, True])
