@@ -777,18 +777,18 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
     per, tasks, _ = _implicit_tasks(x_shape[0], 2 * oc * k * geo.length)
     if tasks != 1 or min(out_shape) == 0:
         return None
-    return out_shape, (oc, k), geo, _no_epilogue(dtype)
+    starts = implicit._tile_starts(oc, implicit._MR)
+    work = implicit.packing_work_size(oc, k, geo)
+    return out_shape, (oc, k), geo, _no_epilogue(dtype), starts, work
 
 
 def _small_forward(plan, x, w, relu, scale, shift, residual):
-    out_shape, wshape, geo, none = plan
+    out_shape, (oc, k), geo, none, starts, work_size = plan
     dt = x.dtype
     y = np.empty(out_shape, dt)
-    packed, starts = implicit.pack_rows(w.reshape(wshape))
-    pad = _workspace("ipad", (geo.pad_size,), dt)
-    ybuf = _workspace("iybuf", (wshape[0] * geo.length,), dt)
-    implicit.forward_images(
-        x, 0, out_shape[0], packed, starts, geo.offs, geo.grid, geo.length, y, pad, ybuf, relu,
+    implicit.forward_packing(
+        x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.length, geo.pad_size, y,
+        _workspace("ismall", (work_size,), dt), relu,
         none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
         none[3] if residual is None else np.ascontiguousarray(residual, dt),

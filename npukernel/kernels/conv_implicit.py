@@ -40,7 +40,15 @@ from numba import njit, uint64
 
 from npukernel.kernels import simd
 
-__all__ = ["Geometry", "forward_images", "pack_rows", "weight_grad_images", "weight_grad_outer"]
+__all__ = [
+    "Geometry",
+    "forward_images",
+    "forward_packing",
+    "pack_rows",
+    "packing_work_size",
+    "weight_grad_images",
+    "weight_grad_outer",
+]
 
 _MR = simd.GEMM_MR
 _MR_MAX = 6  # the largest tile _gemm_tile_rows has
@@ -295,6 +303,41 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
                 _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, p0, offs, ybuf,
                                 r0 * length + p0, length)  # fmt: skip
         _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res)
+
+
+@njit(cache=True, nogil=True)
+def forward_packing(src, wflat, k, starts, offs, grid, length, pad_size, out, work, relu, scale,
+                    shift, res):  # fmt: skip
+    """:func:`forward_images` over the whole batch, packing the weight first, in one call.
+
+    For small convolutions (a batch of one) the Python around the kernel cost as much as
+    the kernel: this takes the flat ``(OC, K)`` weight ``wflat`` and one scratch array
+    ``work`` of :func:`packing_work_size` elements, split here into the packed weight,
+    the padded image (``Geometry.pad_size``) and the gemm output.
+    """
+    m = wflat.shape[0] // k
+    a = _round_up(m * k)
+    b = a + _round_up(pad_size)
+    packed = work[: m * k]
+    pad = work[a:b]
+    ybuf = work[b : b + m * length]
+    _pack(wflat, k, starts, packed)
+    forward_images(src, 0, src.shape[0], packed, starts, offs, grid, length, out, pad, ybuf, relu,
+                   scale, shift, res)  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _round_up(n):
+    return (n + 15) // 16 * 16  # 64-byte starts for float32 (the tiles load unaligned anyway)
+
+
+def _round_up_py(n: int) -> int:
+    return (n + 15) // 16 * 16
+
+
+def packing_work_size(m: int, k: int, geo: Geometry) -> int:
+    """Elements of :func:`forward_packing`'s ``work`` for an ``(M, K)`` weight."""
+    return _round_up_py(m * k) + _round_up_py(geo.pad_size) + m * geo.length
 
 
 @njit(cache=True, nogil=True)
