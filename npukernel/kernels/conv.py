@@ -774,11 +774,10 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
     geo = _geometry(x_shape, out_shape[2:], (kh, kw), (padding[0], padding[2]),
                     tuple(dilation), dtype.itemsize, tuple(stride))  # fmt: skip
     k = w_shape[1] * kh * kw
-    per, tasks, _ = _implicit_tasks(x_shape[0], 2 * oc * k * geo.length)
+    _, tasks, _ = _implicit_tasks(x_shape[0], 2 * oc * k * geo.length)
     if tasks != 1 or min(out_shape) == 0:
         return None
-    starts = implicit._tile_starts(oc, implicit._MR)
-    work = implicit.packing_work_size(oc, k, geo)
+    starts, work = implicit.packing_layout(oc, k, geo)
     return out_shape, (oc, k), geo, _no_epilogue(dtype), starts, work
 
 
@@ -959,13 +958,17 @@ def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), ep
     """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads."""
     geo = _geometry(src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation),
                     src.itemsize, tuple(stride))  # fmt: skip
-    packed, starts = implicit.pack_rows(wmat)
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
     if epi is None:
         epi = _no_epilogue(src.dtype)
-    if tasks == 1:  # a batch of one or a small convolution: no task queue
-        _implicit_conv_part(src, packed, starts, geo, out, per, epi, 0, range(1))
+    if tasks == 1:  # a batch of one or a small convolution: one call, no task queue
+        m, k = wmat.shape
+        starts, size = implicit.packing_layout(m, k, geo)
+        implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), k, starts,
+                                 geo.offs, geo.grid, geo.length, geo.pad_size, out,
+                                 _workspace("ismall", (size,), src.dtype), *epi)  # fmt: skip
         return
+    packed, starts = implicit.pack_rows(wmat)
     _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi)
 
 

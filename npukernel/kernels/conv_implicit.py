@@ -45,7 +45,7 @@ __all__ = [
     "forward_images",
     "forward_packing",
     "pack_rows",
-    "packing_work_size",
+    "packing_layout",
     "weight_grad_images",
     "weight_grad_outer",
 ]
@@ -312,7 +312,7 @@ def forward_packing(src, wflat, k, starts, offs, grid, length, pad_size, out, wo
 
     For small convolutions (a batch of one) the Python around the kernel cost as much as
     the kernel: this takes the flat ``(OC, K)`` weight ``wflat`` and one scratch array
-    ``work`` of :func:`packing_work_size` elements, split here into the packed weight,
+    ``work`` of :func:`packing_layout`'s size, split here into the packed weight,
     the padded image (``Geometry.pad_size``) and the gemm output.
     """
     m = wflat.shape[0] // k
@@ -331,13 +331,20 @@ def _round_up(n):
     return (n + 15) // 16 * 16  # 64-byte starts for float32 (the tiles load unaligned anyway)
 
 
-def _round_up_py(n: int) -> int:
-    return (n + 15) // 16 * 16
+def packing_layout(m: int, k: int, geo: Geometry) -> tuple[np.ndarray, int]:
+    """``(starts, work)`` for :func:`forward_packing` with an ``(M, K)`` weight.
 
+    ``starts`` are the tile starts :func:`pack_rows` uses; ``work`` is the size of the
+    scratch array (elements).
 
-def packing_work_size(m: int, k: int, geo: Geometry) -> int:
-    """Elements of :func:`forward_packing`'s ``work`` for an ``(M, K)`` weight."""
-    return _round_up_py(m * k) + _round_up_py(geo.pad_size) + m * geo.length
+    Example:
+        >>> g = Geometry((1, 16, 8, 8), (8, 8), (3, 3), (1, 1), (1, 1), 4)
+        >>> starts, work = packing_layout(16, 144, g)
+        >>> starts.tolist()
+        [0, 4, 8, 12, 16]
+    """
+    work = _round_up(m * k) + _round_up(geo.pad_size) + m * geo.length
+    return _tile_starts(m, _MR), int(work)
 
 
 @njit(cache=True, nogil=True)

@@ -40,7 +40,7 @@ def _check(a: np.ndarray, b: np.ndarray) -> dict:
 
 
 def _matmul_npu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if a.ndim == 2 and b.ndim == 2 and a.dtype.itemsize >= 4:  # the common case, lean
+    if a.ndim == 2 and b.ndim == 2 and compute_dtype(a.dtype) is a.dtype:  # common, lean
         blas.threads_for(2 * a.shape[0] * b.size)
         return np.matmul(a, b)
     batch = max(
@@ -138,9 +138,9 @@ def _dense_check(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> dict:
 
 
 def _dense_npu(x: np.ndarray, w: np.ndarray, *b: np.ndarray, relu: bool = False) -> np.ndarray:
-    if x.dtype.itemsize < 4:  # float16 multiplies in float32, as matmul does
-        f = np.float32
-        y = _dense_npu(x.astype(f), w.astype(f), *(a.astype(f) for a in b), relu=relu)
+    cd = compute_dtype(x.dtype)
+    if cd is not x.dtype:  # float16 multiplies in float32, as matmul does
+        y = _dense_npu(x.astype(cd), w.astype(cd), *(a.astype(cd) for a in b), relu=relu)
         return y.astype(x.dtype)
     x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
     blas.threads_for(2 * x2.shape[0] * w.size)
