@@ -786,7 +786,7 @@ def _small_forward(plan, x, w, relu, scale, shift, residual):
     dt = x.dtype
     y = np.empty(out_shape, dt)
     implicit.forward_packing(
-        x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.length, geo.pad_size, y,
+        x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, y,
         _workspace("ismall", (work_size,), dt), relu,
         none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
@@ -965,7 +965,7 @@ def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), ep
         m, k = wmat.shape
         starts, size = implicit.packing_layout(m, k, geo)
         implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), k, starts,
-                                 geo.offs, geo.grid, geo.length, geo.pad_size, out,
+                                 geo.offs, geo.grid, geo.tiling, geo.pad_size, out,
                                  _workspace("ismall", (size,), src.dtype), *epi)  # fmt: skip
         return
     packed, starts = implicit.pack_rows(wmat)
@@ -979,7 +979,7 @@ def _implicit_conv_part(src, packed, starts, geo, out, per, epi, p, todo):
     for t in todo:
         n0 = t * per
         implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs, geo.grid,
-                                geo.length, out, pad, ybuf, *epi)  # fmt: skip
+                                geo.tiling, out, pad, ybuf, *epi)  # fmt: skip
 
 
 def _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation):

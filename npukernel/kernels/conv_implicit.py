@@ -61,7 +61,7 @@ _NV = simd.VECTORS
 # tiles are compiled into the kernels below) does. This is the start of simd.py's
 # SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
 # tests until this line is updated, and updating it invalidates the cached kernels.
-SIMD_SOURCE_SHA256 = "9ec7c42a56667395"
+SIMD_SOURCE_SHA256 = "849622efdab2e6a0"
 
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
@@ -91,7 +91,7 @@ class Geometry:
     Example:
         >>> g = Geometry((64, 16, 32, 32), (32, 32), (3, 3), (1, 1), (1, 1), 4)
         >>> (g.hp, g.wp, g.plane, g.length)
-        (34, 34, 1156, 1088)
+        (34, 34, 1156, 1024)
         >>> g = Geometry((64, 16, 32, 32), (16, 16), (3, 3), (1, 1), (1, 1), 4, (2, 2))
         >>> (g.phases.tolist(), g.hp, g.wp)
         ([[0, 0], [0, 1], [1, 0], [1, 1]], 17, 17)
@@ -115,10 +115,10 @@ class Geometry:
         nph = len(used)
         lanes = simd.lanes(itemsize)
         nr = _NV * lanes
-        self.length = -(-self.oh * self.wp // nr) * nr  # gemm columns, whole tiles
+        self.length, self.tiling = _tiling(self.oh, self.ow, self.wp, lanes)
         self.dot_length = -(-self.oh * self.wp // lanes) * lanes  # dot steps, whole vectors
-        # the last window starts at most plane - OH*Wp into the last plane and reads
-        # ``length`` elements
+        # the last window starts at most plane - OH*Wp into the last plane; the tiles read
+        # at most ceil(OH*Wp / NR) * NR elements from a window's start (see _tiling)
         self.pad_size = self.c * nph * self.plane + int(cols_v.max()) + nr
         offs = np.empty((self.c, self.kh, self.kw), dtype=np.int64)
         for i in range(self.kh):
@@ -130,6 +130,42 @@ class Geometry:
         # what the kernels take: pt, pl, hp, wp, sh, sw, the number of phases, each (a, b)
         head = [self.pt, self.pl, self.hp, self.wp, self.sh, self.sw, nph]
         self.grid = np.concatenate([np.array(head, np.int64), self.phases.reshape(-1)])
+
+
+def _tiling(oh: int, ow: int, wp: int, lanes: int) -> tuple[int, np.ndarray]:
+    """``(length, tiling)``: where the gemm tiles read and write (see :class:`Geometry`).
+
+    ``tiling = [length, vs, yrow, src_0, dst_0, src_1, dst_1, ...]``: tile ``j`` reads the
+    padded grid from position ``src_j`` (its ``NV`` vectors ``vs`` apart) and writes
+    ``ybuf`` from ``dst_j``; output row ``r`` sits at ``r * yrow`` in each channel's
+    ``length`` columns of ``ybuf``.
+
+    * Rows a whole number of tiles wide (``OW % NR == 0``): tiles run along each row
+      and skip the ``Wp - OW`` padding columns. ``ybuf`` holds just ``OH x OW``.
+    * Rows one vector wide (``OW == lanes``, ResNet-20's 8x8 layers): a tile takes the
+      same columns of ``NV`` rows (``vs = Wp``). Computing the whole padded grid wasted
+      a fifth of the work there (``Wp = 10``).
+    * Otherwise the tiles run along the flattened grid, ``OH * Wp`` columns, and the
+      padding columns are computed and dropped.
+
+    Example:
+        >>> _tiling(2, 16, 18, 8)[1].tolist()  # two rows of one tile each
+        [32, 8, 16, 0, 0, 18, 16]
+    """
+    nr = _NV * lanes
+    if ow % nr == 0:
+        pos = [(r * wp + c, r * ow + c) for r in range(oh) for c in range(0, ow, nr)]
+        length, vs, yrow = oh * ow, lanes, ow
+    elif ow == lanes and _NV > 1:
+        pos = [(r * wp, r * ow) for r in range(0, oh, _NV)]
+        length, vs, yrow = len(pos) * nr, wp, ow
+    else:
+        length = -(-oh * wp // nr) * nr
+        pos = [(p, p) for p in range(0, length, nr)]
+        vs, yrow = lanes, wp
+    tiling = np.array([length, vs, yrow, *(i for pair in pos for i in pair)], dtype=np.int64)
+    tiling.flags.writeable = False
+    return length, tiling
 
 
 def pack_rows(a: np.ndarray, mr: int = _MR) -> tuple[np.ndarray, np.ndarray]:
@@ -249,24 +285,24 @@ def _spread_rows(src, n, dst, row, ld, o_n):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_tile_rows(m, a, ao, k, pad, p0, offs, ybuf, yo, ldy):
+def _gemm_tile_rows(m, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy):
     """One gemm tile of ``m`` rows (a literal per branch, as the intrinsic needs)."""
     if m == 6:
-        simd.gemm_tile(6, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(6, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 5:
-        simd.gemm_tile(5, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(5, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 4:
-        simd.gemm_tile(4, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(4, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 3:
-        simd.gemm_tile(3, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(3, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 2:
-        simd.gemm_tile(2, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(2, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
     else:
-        simd.gemm_tile(1, _NV, a, ao, k, pad, p0, offs, ybuf, yo, ldy)
+        simd.gemm_tile(1, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
 
 
 @njit(cache=True, nogil=True)
-def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, ybuf, relu, scale,
+def forward_images(src, n0, n1, packed, starts, offs, grid, tiling, out, pad, ybuf, relu, scale,
                    shift, res):  # fmt: skip
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
@@ -278,10 +314,10 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
         starts: its tile starts.
         offs: ``Geometry.offs``.
         grid: ``Geometry.grid``.
-        length: ``Geometry.length``.
+        tiling: ``Geometry.tiling`` (where the gemm tiles read and write).
         out: ``(N, OC, OH, OW)``.
         pad: scratch of ``Geometry.pad_size``.
-        ybuf: scratch of ``OC * length``.
+        ybuf: scratch of ``OC * Geometry.length``.
         relu: apply a ReLU last.
         scale: per-output-channel factors (length 0: none).
         shift: per-output-channel offsets (with ``scale``).
@@ -293,20 +329,23 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, length, out, pad, yb
     """
     k = offs.shape[0]
     tiles = starts.shape[0] - 1
-    step = _NV * (_VEC_BYTES // pad.itemsize)
-    wp = grid[_WP]
+    length = tiling[0]
+    vs = tiling[1]
+    yrow = tiling[2]
     for n in range(n0, n1):
         _pad_image(src, n, pad, grid)
-        for p0 in range(0, length, step):
+        for j in range(3, tiling.shape[0], 2):
+            so = tiling[j]
+            yo = tiling[j + 1]
             for t in range(tiles):
                 r0 = starts[t]
-                _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, p0, offs, ybuf,
-                                r0 * length + p0, length)  # fmt: skip
-        _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res)
+                _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, so, vs, offs, ybuf,
+                                r0 * length + yo, length)  # fmt: skip
+        _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res)
 
 
 @njit(cache=True, nogil=True)
-def forward_packing(src, wflat, k, starts, offs, grid, length, pad_size, out, work, relu, scale,
+def forward_packing(src, wflat, k, starts, offs, grid, tiling, pad_size, out, work, relu, scale,
                     shift, res):  # fmt: skip
     """:func:`forward_images` over the whole batch, packing the weight first, in one call.
 
@@ -320,9 +359,9 @@ def forward_packing(src, wflat, k, starts, offs, grid, length, pad_size, out, wo
     b = a + _round_up(pad_size)
     packed = work[: m * k]
     pad = work[a:b]
-    ybuf = work[b : b + m * length]
+    ybuf = work[b : b + m * tiling[0]]
     _pack(wflat, k, starts, packed)
-    forward_images(src, 0, src.shape[0], packed, starts, offs, grid, length, out, pad, ybuf, relu,
+    forward_images(src, 0, src.shape[0], packed, starts, offs, grid, tiling, out, pad, ybuf, relu,
                    scale, shift, res)  # fmt: skip
 
 
@@ -348,8 +387,11 @@ def packing_layout(m: int, k: int, geo: Geometry) -> tuple[np.ndarray, int]:
 
 
 @njit(cache=True, nogil=True)
-def _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res):
-    """``out[n] = relu?(ybuf's valid columns * scale + shift + res[n])``."""
+def _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res):
+    """``out[n] = relu?(ybuf's valid columns * scale + shift + res[n])``.
+
+    Channel ``o``'s row ``r`` starts at ``o*length + r*yrow`` in ``ybuf``.
+    """
     oc = out.shape[1]
     oh = out.shape[2]
     ow = out.shape[3]
@@ -361,7 +403,7 @@ def _epilogue(ybuf, length, wp, out, n, relu, scale, shift, res):
         sc = scale[o] if affine else 1.0
         sh = shift[o] if affine else 0.0
         for r in range(oh):
-            b = uint64(o * length + r * wp)
+            b = uint64(o * length + r * yrow)
             e = uint64(((n * oc + o) * oh + r) * ow)
             if has_res:
                 for q in range(uint64(ow)):

@@ -218,6 +218,54 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
     np.testing.assert_allclose(dw, dw_ref, **tol)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize(
+    ("dtype", "out_hw", "mode"),
+    [
+        (np.float32, (5, 16), "rows"),  # rows of whole tiles: the padding columns skipped
+        (np.float64, (3, 8), "rows"),
+        (np.float32, (7, 8), "row pairs"),  # one vector per row: tiles take two rows
+        (np.float64, (5, 4), "row pairs"),
+        (np.float32, (4, 9), "grid"),  # neither: the flattened padded grid
+    ],
+)
+def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride):
+    from npukernel.kernels import simd
+
+    oh, ow = out_hw
+    r = rng(8)
+    x = r.standard_normal((2, 3, oh * stride, ow * stride)).astype(dtype)
+    w = r.standard_normal((7, 3, 3, 3)).astype(dtype)
+    args = ((stride, stride), (1, 1, 1, 1), (1, 1), 1)
+    geo = conv._geometry(x.shape, out_hw, (3, 3), (1, 1), (1, 1), x.itemsize, (stride, stride))
+    length, vs, yrow = geo.tiling[:3]
+    found = "row pairs" if vs == geo.wp else "rows" if yrow == ow else "grid"
+    assert found == mode
+    # the work (ybuf columns per channel) each tiling does
+    nr = 2 * simd.lanes(x.itemsize)
+    grid = -(-oh * geo.wp // nr) * nr
+    want = {"rows": oh * ow, "row pairs": -(-oh // 2) * 2 * ow, "grid": grid}[mode]
+    assert length == want <= grid
+    assert vs == (geo.wp if mode == "row pairs" else simd.lanes(x.itemsize))
+    monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: "implicit")
+    y, ctx = conv.conv2d_forward(x, w, *args)
+    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"atol": 1e-12}
+    np.testing.assert_allclose(y, conv_ref(x, w, *args), **tol)
+    epi = (rng(9).standard_normal(7).astype(dtype), rng(10).standard_normal(7).astype(dtype))
+    res = rng(11).standard_normal(y.shape).astype(dtype)
+    fused, _ = conv.conv2d_forward(x, w, *args, relu=True, scale=epi[0], shift=epi[1],
+                                   residual=res)  # fmt: skip
+    want = np.maximum(
+        conv_ref(x, w, *args) * epi[0][:, None, None] + epi[1][:, None, None] + res, 0
+    )
+    np.testing.assert_allclose(fused, want, **tol)
+    dy = r.standard_normal(y.shape).astype(dtype)
+    dx, dw = conv.conv2d_backward(dy, x, w, ctx, *args)
+    dx_ref, dw_ref = conv_ref_backward(dy, x, w, *args)
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+    np.testing.assert_allclose(dw, dw_ref, **tol)
+
+
 def test_implicit_kernels_are_recompiled_when_the_simd_tiles_change():
     # numba only invalidates a cached kernel when its own source file changes
     import hashlib
