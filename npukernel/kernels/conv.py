@@ -1019,7 +1019,7 @@ def _implicit_weight_grad(dy, x, w_shape, stride, padding, dilation):
                     x.itemsize, tuple(stride))  # fmt: skip
     nr = simd.VECTORS * simd.lanes(x.itemsize)
     outer = oc % nr == 0 and k >= _OUTER_DW_MIN_K
-    length = geo.oh * geo.wp if outer else geo.dot_length
+    length = geo.oh * geo.ow if outer else geo.dot_length
     per_image = geo.pad_size + oc * length
     nb = max(1, _DW_BLOCK_BYTES // (per_image * x.itemsize))
     n = x.shape[0]

@@ -61,7 +61,7 @@ _NV = simd.VECTORS
 # tiles are compiled into the kernels below) does. This is the start of simd.py's
 # SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
 # tests until this line is updated, and updating it invalidates the cached kernels.
-SIMD_SOURCE_SHA256 = "849622efdab2e6a0"
+SIMD_SOURCE_SHA256 = "8c46f30665311189"
 
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
@@ -499,18 +499,23 @@ def weight_grad_images(dy, x, n0, n1, offs, grid, dot_length, pad_size, acc, pad
 
 
 @njit(cache=True, nogil=True)
-def _outer_rows(mr, a, ao, arow, length, src, so, lds, y, yo, ldy):
+def _outer_rows(mr, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds, y, yo, ldy):
     """One outer tile of ``mr`` rows (a literal per branch, as the intrinsic needs)."""
     if mr == 5:
-        simd.outer_tile(5, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+        simd.outer_tile(5, _NV, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+                        y, yo, ldy)  # fmt: skip
     elif mr == 4:
-        simd.outer_tile(4, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+        simd.outer_tile(4, _NV, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+                        y, yo, ldy)  # fmt: skip
     elif mr == 3:
-        simd.outer_tile(3, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+        simd.outer_tile(3, _NV, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+                        y, yo, ldy)  # fmt: skip
     elif mr == 2:
-        simd.outer_tile(2, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+        simd.outer_tile(2, _NV, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+                        y, yo, ldy)  # fmt: skip
     else:
-        simd.outer_tile(1, _NV, a, ao, arow, length, src, so, lds, y, yo, ldy)
+        simd.outer_tile(1, _NV, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+                        y, yo, ldy)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -518,11 +523,12 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
     """``acct[k, o] += sum over images n0..n1-1 of window k of x[n] . dy[n, o]``.
 
     The transposed weight gradient ``acct`` (``(C*KH*KW, OCp)``, ``OCp`` the channels
-    rounded up to whole tiles) is a sum of outer products: for each position ``p`` of
-    the padded grid, ``MR`` taps' values (broadcast) times the row ``dyt[p, :]`` of the
-    output gradient transposed (vectors). Each tile's accumulators run over a whole
-    image in registers, and it loads one vector row and ``MR`` scalars per ``2*MR``
-    vector FMAs, where :func:`weight_grad_images`' dot tiles load 7 vectors per 12.
+    rounded up to whole tiles) is a sum of outer products: for each output position
+    ``p``, ``MR`` taps' values (broadcast from the padded plane: the padding columns are
+    skipped) times the row ``dyt[p, :]`` of the output gradient transposed (vectors).
+    Each tile's accumulators run over the whole block of ``nb`` images in registers, and
+    it loads one vector row and ``MR`` scalars per ``2*MR`` vector FMAs, where
+    :func:`weight_grad_images`' dot tiles load 7 vectors per 12.
 
     Args:
         dy: ``(N, OC, OH, OW)``.
@@ -534,7 +540,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
         pad_size: ``Geometry.pad_size``.
         acct: ``(C*KH*KW, OCp)`` accumulator.
         pads: scratch of ``nb * pad_size``.
-        dyt: scratch of ``nb * OH*Wp * OCp``.
+        dyt: scratch of ``nb * OH*OW * OCp``.
     """
     oc = dy.shape[1]
     oh = dy.shape[2]
@@ -542,29 +548,27 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
     k = offs.shape[0]
     ocp = acct.shape[1]
     wp = grid[_WP]
-    length = oh * wp
     nb = pads.shape[0] // pad_size
-    tstep = length * ocp
+    tstep = oh * ow * ocp
     nr = _NV * (_VEC_BYTES // pads.itemsize)
     accf = acct.reshape(-1)
     dyf = dy.reshape(-1)
-    for q in range(dyt.shape[0]):
-        dyt[q] = 0.0
+    if ocp > oc:  # the padding channels stay zero
+        for q in range(dyt.shape[0]):
+            dyt[q] = 0.0
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
             _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid)
             for o in range(oc):
-                for r in range(oh):
-                    s = uint64((((b0 + b) * oc + o) * oh + r) * ow)
-                    d = uint64(b * tstep + r * wp * ocp + o)
-                    for q in range(uint64(ow)):
-                        dyt[d + q * uint64(ocp)] = dyf[s + q]
+                s = uint64(((b0 + b) * oc + o) * oh * ow)
+                d = uint64(b * tstep + o)
+                for q in range(uint64(oh * ow)):
+                    dyt[d + q * uint64(ocp)] = dyf[s + q]
         for o0 in range(0, ocp, nr):
             k0 = 0
             while k0 < k:
                 mr = min(_MR, k - k0)
-                for b in range(m):
-                    _outer_rows(mr, pads, b * pad_size, offs[k0:], length, dyt,
-                                b * tstep + o0, ocp, accf, k0 * ocp + o0, ocp)  # fmt: skip
+                _outer_rows(mr, pads, 0, offs[k0:], ow, oh, wp, m, pad_size, dyt, o0, ocp, accf,
+                            k0 * ocp + o0, ocp)  # fmt: skip
                 k0 += mr

@@ -19,9 +19,10 @@ column matrix are shifted windows of one zero-padded image
 * :func:`dot_tile` -- ``out[i, j] += sum_p d[i, p] * src[so + offs[j] + p]`` for an
   ``MR x KR`` block, ``p`` running over whole vectors: each accumulator is one vector of
   partial sums, added across its lanes at the end.
-* :func:`outer_tile` -- ``y[i, 0:NR] += sum_p a[arow[i] + p] * src[p*lds : ... + NR]``:
+* :func:`outer_tile` -- ``y[i, 0:NR] += sum_p a[arow[i] + at(p)] * src[p*lds : ... + NR]``:
   a sum of outer products, ``MR`` broadcast runs times vector rows (the weight
-  gradient when the output channels fill whole vectors).
+  gradient when the output channels fill whole vectors), ``p`` over the output rows
+  of several images.
 
 Editing this file: numba does not see that the cached kernels which inline these tiles
 (``conv_implicit.py``) depend on it; update ``conv_implicit.SIMD_SOURCE_SHA256`` (a test
@@ -247,37 +248,44 @@ def dot_tile(
 
 
 @intrinsic
-def outer_tile(typingctx, mr, nv, a, ao, arow, length, src, so, lds, y, yo, ldy):
-    """``y[yo + i*ldy + c] += sum_p a[ao + arow[i] + p] * src[so + p*lds + c]``.
+def outer_tile(typingctx, mr, nv, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds,
+               y, yo, ldy):  # fmt: skip
+    """``y[yo + i*ldy + c] += sum_p a[ao + arow[i] + at(p)] * src[so + p*lds + c]``.
 
-    For ``i < MR``, ``c < NV * lanes`` (``mr`` and ``nv`` are compile-time literals) and
-    ``p < length``: a sum of outer products of ``MR`` strided runs of ``a`` (broadcast)
-    with rows of ``src`` (vectors). The accumulators start from ``y``'s block and stay
-    in registers over all of ``p``.
+    For ``i < MR``, ``c < NV * lanes`` (``mr`` and ``nv`` are compile-time literals): a
+    sum of outer products of ``MR`` strided runs of ``a`` (broadcast) with rows of
+    ``src`` (vectors). ``p`` counts ``count`` blocks of ``rows`` runs of ``rowlen``;
+    run ``r`` of block ``b`` starts at ``at = b*astep + r*astride`` in ``a`` (an image's
+    output rows in its padded plane, image after image), while the rows of ``src`` follow
+    on without gaps. The accumulators start from ``y``'s block and stay in registers
+    over all of ``p``.
     """
     if not isinstance(mr, types.IntegerLiteral) or not isinstance(nv, types.IntegerLiteral):
         return None
-    rows = mr.literal_value
+    nrows = mr.literal_value
     vectors = nv.literal_value
-    sig = types.void(mr, nv, a, ao, arow, length, src, so, lds, y, yo, ldy)
+    sig = types.void(
+        mr, nv, a, ao, arow, rowlen, rows, astride, count, astep, src, so, lds, y, yo, ldy
+    )
 
     def codegen(context, builder, signature, args):
-        _, _, a_, ao_, arow_, len_, src_, so_, lds_, y_, yo_, ldy_ = args
+        (_, _, a_, ao_, arow_, rowlen_, rows_, astride_, count_, astep_, src_, so_, lds_, y_,
+         yo_, ldy_) = args  # fmt: skip
         tys = signature.args
         _, vty, n = _vector_type(context, tys[2].dtype)
         fma = _fma(builder, vty)
         i64 = ir.IntType(64)
         ap = _data(context, builder, tys[2], a_)
         rp = _data(context, builder, tys[4], arow_)
-        sp = _data(context, builder, tys[6], src_)
-        yp = _data(context, builder, tys[9], y_)
+        sp = _data(context, builder, tys[10], src_)
+        yp = _data(context, builder, tys[13], y_)
         abase = [
             builder.add(ao_, builder.load(builder.gep(rp, [ir.Constant(i64, i)])))
-            for i in range(rows)
+            for i in range(nrows)
         ]
         yidx = []
         accs = []
-        for i in range(rows):
+        for i in range(nrows):
             row = builder.add(yo_, builder.mul(ldy_, ir.Constant(i64, i)))
             for v in range(vectors):
                 idx = builder.add(row, ir.Constant(i64, v * n))
@@ -285,19 +293,30 @@ def outer_tile(typingctx, mr, nv, a, ao, arow, length, src, so, lds, y, yo, ldy)
                 builder.store(_load_vec(builder, yp, idx, vty), acc)
                 yidx.append(idx)
                 accs.append(acc)
-        with cgutils.for_range(builder, len_) as loop:
-            p = loop.index
-            base = builder.add(so_, builder.mul(p, lds_))
-            bv = [
-                _load_vec(builder, sp, builder.add(base, ir.Constant(i64, v * n)), vty)
-                for v in range(vectors)
-            ]
-            for i in range(rows):
-                s = builder.load(builder.gep(ap, [builder.add(abase[i], p)]))
-                av = _splat(builder, s, vty)
-                for v in range(vectors):
-                    acc = accs[i * vectors + v]
-                    builder.store(builder.call(fma, [av, bv[v], builder.load(acc)]), acc)
+        run_step = builder.mul(rowlen_, lds_)
+        block_step = builder.mul(rows_, run_step)
+        with cgutils.for_range(builder, count_) as blocks:
+            b = blocks.index
+            ablock = builder.mul(b, astep_)
+            sblock = builder.add(so_, builder.mul(b, block_step))
+            with cgutils.for_range(builder, rows_) as runs:
+                r = runs.index
+                arun = builder.add(ablock, builder.mul(r, astride_))
+                srun = builder.add(sblock, builder.mul(r, run_step))
+                with cgutils.for_range(builder, rowlen_) as loop:
+                    q = loop.index
+                    base = builder.add(srun, builder.mul(q, lds_))
+                    bv = [
+                        _load_vec(builder, sp, builder.add(base, ir.Constant(i64, v * n)), vty)
+                        for v in range(vectors)
+                    ]
+                    at = builder.add(arun, q)
+                    for i in range(nrows):
+                        s = builder.load(builder.gep(ap, [builder.add(abase[i], at)]))
+                        av = _splat(builder, s, vty)
+                        for v in range(vectors):
+                            acc = accs[i * vectors + v]
+                            builder.store(builder.call(fma, [av, bv[v], builder.load(acc)]), acc)
         for idx, acc in zip(yidx, accs, strict=True):
             _store_vec(builder, builder.load(acc), yp, idx, vty)
         return context.get_dummy_value()
