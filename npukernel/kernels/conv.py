@@ -919,11 +919,12 @@ _DW_BLOCK_BYTES = 256 << 10
 
 # The weight gradient uses conv_implicit's outer-product tiles (weight_grad_outer) when
 # the output channels fill whole tiles and C*KH*KW reaches this, else its dot tiles
-# (weight_grad_images). Single-threaded, ms per 64 images, outer | dot | (im2col, 2
-# threads): 3x3 16->16@32 6.1 | 6.2 | (6.7), 32->32@16 5.9 | 6.3 | (6.2), 64->64@8
-# 8.2 | 9.6 | (4.6), 64->64@16 23.4 | 30.1 | (14.9); 3->16@32 2.1 | 1.5; LeNet-5's
-# 1->6@28 k5 0.71 | 0.32 and 6->16@12 k5 0.62 | 0.66.
-_OUTER_DW_MIN_K = 256
+# (weight_grad_images). ms per 64 images (2 threads), dot | outer, in alternating runs
+# after the outer tiles learned to skip the padding columns: 3x3 16->16@32 3.14 | 3.11,
+# 16->32@32 stride 2 2.65 | 2.55, 3->16@32 0.86 | 1.13; LeNet-5's 6->16@12 k5 0.48 |
+# 0.30. (Before that, single-threaded: 32->32@16 6.3 | 5.9 and 64->64@8 9.6 | 8.2, both
+# outer now.)
+_OUTER_DW_MIN_K = 128
 
 
 def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
