@@ -52,6 +52,7 @@ __all__ = [
 
 _MR = simd.GEMM_MR
 _MR_MAX = 6  # the largest tile _gemm_tile_rows has
+_OUTER_MR = 5  # the largest tile _outer_rows has
 _DMR = simd.DOT_MR
 _DKR = simd.DOT_KR
 _VEC_BYTES = simd.VEC_BYTES
@@ -61,7 +62,7 @@ _NV = simd.VECTORS
 # tiles are compiled into the kernels below) does. This is the start of simd.py's
 # SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
 # tests until this line is updated, and updating it invalidates the cached kernels.
-SIMD_SOURCE_SHA256 = "8c46f30665311189"
+SIMD_SOURCE_SHA256 = "25e80898a5819a75"
 
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
@@ -171,11 +172,9 @@ def _tiling(oh: int, ow: int, wp: int, lanes: int) -> tuple[int, np.ndarray]:
 def pack_rows(a: np.ndarray, mr: int = _MR) -> tuple[np.ndarray, np.ndarray]:
     """Pack the ``(M, K)`` matrix ``a`` into gemm tiles of at most ``GEMM_MR`` rows.
 
-    The rows are split into ``ceil(M / MR)`` tiles of near-equal size (16 rows: four of
-    4, not three of 5 and one of 1, which runs at a fraction of the speed); up to 6 rows
-    make one tile (12 accumulators still fit the registers; LeNet-5's 6-channel
-    convolutions ran 1.x times faster than as two tiles of 3). Tile ``t`` starts at row
-    ``starts[t]`` and is stored from ``starts[t] * K`` column by column.
+    The rows are split into ``ceil(M / MR)`` tiles of near-equal size (16 rows: 6, 5
+    and 5, not 6, 6 and 4; a tile of 1 row runs at a fraction of the speed). Tile ``t``
+    starts at row ``starts[t]`` and is stored from ``starts[t] * K`` column by column.
 
     Returns:
         ``(packed, starts)``: the flat packed matrix and ``M``'s tile starts (with ``M``
@@ -380,7 +379,7 @@ def packing_layout(m: int, k: int, geo: Geometry) -> tuple[np.ndarray, int]:
         >>> g = Geometry((1, 16, 8, 8), (8, 8), (3, 3), (1, 1), (1, 1), 4)
         >>> starts, work = packing_layout(16, 144, g)
         >>> starts.tolist()
-        [0, 4, 8, 12, 16]
+        [0, 6, 11, 16]
     """
     work = _round_up(m * k) + _round_up(geo.pad_size) + m * geo.length
     return _tile_starts(m, _MR), int(work)
@@ -568,7 +567,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
         for o0 in range(0, ocp, nr):
             k0 = 0
             while k0 < k:
-                mr = min(_MR, k - k0)
+                mr = min(_OUTER_MR, k - k0)
                 _outer_rows(mr, pads, 0, offs[k0:], ow, oh, wp, m, pad_size, dyt, o0, ocp, accf,
                             k0 * ocp + o0, ocp)  # fmt: skip
                 k0 += mr

@@ -76,13 +76,14 @@ VEC_BYTES = 32
 # Vectors per row of a gemm tile: NR = VECTORS * lanes columns (16 float32, 8 float64).
 VECTORS = 2
 
-# Rows per full gemm tile: 5 x 2 vectors = 10 accumulators plus the two source vectors
+# Rows per full gemm tile: 6 x 2 vectors = 12 accumulators plus the two source vectors
 # and a broadcast fit the 16 AVX2 registers. Measured single-threaded on the 3x3
 # convolutions of ResNet-20 (ms per 64 images, 16->16@32 | 32->32@16 | 64->64@8):
 # 6x2 7.8 | 6.0 | 7.4, 5x2 6.4 | 5.6 | 5.7, 4x2 7.5 | 6.8 | 6.9, 4x3 7.4 | 6.7 | 7.2,
-# 3x4 11.0 | 10.8 | 13.2. A second run, rows split evenly over the tiles: 5x2 7.4 | 6.3 |
-# 6.1, 4x3 7.0 | 6.1 | 6.9 (within the noise of each other; 5x2 kept).
-GEMM_MR = 5
+# 3x4 11.0 | 10.8 | 13.2 (6x2 then split 16 rows as 6+6+4). With the rows split evenly
+# (16 = 6+5+5 against 4+4+4+4) and the tiles skipping the padding columns, 6 rows ran
+# 3-7% faster than 5 in 7 of 8 layers at batch 1 and 64 (alternating, one process).
+GEMM_MR = 6
 
 # dot tile: rows of ``d`` x columns of ``src``: 12 accumulators, the 3 source vectors
 # and one row vector take the 16 registers (3x4 spilled one accumulator to the stack).
