@@ -266,6 +266,38 @@ def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride):
     np.testing.assert_allclose(dw, dw_ref, **tol)
 
 
+@pytest.mark.parametrize(
+    ("x_shape", "out_hw", "kernel", "top_left", "stride"),
+    [
+        ((2, 3, 6, 7), (6, 7), (3, 3), (1, 1), (1, 1)),  # "same"
+        ((2, 3, 9, 8), (5, 4), (3, 3), (1, 1), (2, 2)),  # stride 2: four phase planes
+        ((1, 2, 7, 7), (3, 4), (3, 3), (2, 2), (3, 2)),  # wide padding
+        ((1, 1, 3, 3), (7, 7), (3, 3), (3, 3), (1, 1)),  # padding larger than the image
+        ((1, 2, 1, 1), (2, 2), (3, 3), (2, 2), (2, 2)),  # phases of padding only
+    ],
+)
+def test_pad_image_zeroes_everything_it_does_not_copy(x_shape, out_hw, kernel, top_left, stride):
+    # The scratch buffer is shared by convolutions of other shapes: whatever _pad_image
+    # does not overwrite with the image must come out zero, never stale.
+    from npukernel.kernels import conv_implicit
+
+    x = rng(12).standard_normal(x_shape)
+    geo = conv_implicit.Geometry(x_shape, out_hw, kernel, top_left, (1, 1), 8, stride)
+    pad = np.full(geo.pad_size, np.nan)
+    conv_implicit._pad_image(x, 1 % x_shape[0], pad, geo.grid)
+    n, c = 1 % x_shape[0], x_shape[1]
+    big = np.zeros(
+        (c, geo.pt + x_shape[2] + geo.hp * geo.sh, geo.pl + x_shape[3] + geo.wp * geo.sw)
+    )
+    big[:, geo.pt : geo.pt + x_shape[2], geo.pl : geo.pl + x_shape[3]] = x[n]
+    nph = len(geo.phases)
+    planes = pad[: c * nph * geo.plane].reshape(c, nph, geo.hp, geo.wp)
+    for ph, (a, b) in enumerate(geo.phases):
+        want = big[:, a :: geo.sh, b :: geo.sw][:, : geo.hp, : geo.wp]
+        np.testing.assert_array_equal(planes[:, ph], want)
+    assert not pad[c * nph * geo.plane :].any()
+
+
 def test_implicit_kernels_are_recompiled_when_the_simd_tiles_change():
     # numba only invalidates a cached kernel when its own source file changes
     import hashlib
