@@ -136,35 +136,35 @@ class Geometry:
 def _tiling(oh: int, ow: int, wp: int, lanes: int) -> tuple[int, np.ndarray]:
     """``(length, tiling)``: where the gemm tiles read and write (see :class:`Geometry`).
 
-    ``tiling = [length, vs, yrow, src_0, dst_0, src_1, dst_1, ...]``: tile ``j`` reads the
-    padded grid from position ``src_j`` (its ``NV`` vectors ``vs`` apart) and writes
-    ``ybuf`` from ``dst_j``; output row ``r`` sits at ``r * yrow`` in each channel's
-    ``length`` columns of ``ybuf``.
+    ``tiling = [length, yrow, src_0, dst_0, vs_0, src_1, dst_1, vs_1, ...]``: tile ``j``
+    reads the padded grid from position ``src_j``, its ``NV`` vectors ``vs_j`` apart, and
+    writes ``ybuf`` from ``dst_j``; output row ``r`` sits at ``r * yrow`` in each
+    channel's ``length`` columns of ``ybuf``.
 
-    * Rows a whole number of tiles wide (``OW % NR == 0``): tiles run along each row
-      and skip the ``Wp - OW`` padding columns. ``ybuf`` holds just ``OH x OW``.
-    * Rows one vector wide (``OW == lanes``, ResNet-20's 8x8 layers): a tile takes the
-      same columns of ``NV`` rows (``vs = Wp``). Computing the whole padded grid wasted
-      a fifth of the work there (``Wp = 10``).
+    * Rows a whole number of vectors wide (``OW % lanes == 0``: every layer of LeNet-5 and
+      ResNet-20): the row vectors are taken in order, ``NV`` to a tile, a tile's vectors
+      from one row or from the end of one and the start of the next, so the ``Wp - OW``
+      padding columns are never computed. ``ybuf`` holds just ``OH x OW`` (rounded up to
+      whole tiles). Computing the padded grid wasted a fifth of the work on ResNet-20's
+      8x8 layers (``Wp = 10``) and a seventh on LeNet-5's first layer.
     * Otherwise the tiles run along the flattened grid, ``OH * Wp`` columns, and the
       padding columns are computed and dropped.
 
     Example:
-        >>> _tiling(2, 16, 18, 8)[1].tolist()  # two rows of one tile each
-        [32, 8, 16, 0, 0, 18, 16]
+        >>> _tiling(2, 8, 10, 8)[1].tolist()  # one tile: row 0 and row 1, 10 apart
+        [16, 8, 0, 0, 10]
     """
     nr = _NV * lanes
-    if ow % nr == 0:
-        pos = [(r * wp + c, r * ow + c) for r in range(oh) for c in range(0, ow, nr)]
-        length, vs, yrow = oh * ow, lanes, ow
-    elif ow == lanes and _NV > 1:
-        pos = [(r * wp, r * ow) for r in range(0, oh, _NV)]
-        length, vs, yrow = len(pos) * nr, wp, ow
+    if ow % lanes == 0 and _NV == 2:  # a tile's two vectors: any distance apart
+        vecs = [r * wp + c for r in range(oh) for c in range(0, ow, lanes)]
+        vecs += vecs[-1:] * (len(vecs) % 2)  # an odd last vector: the tile takes it twice
+        tiles = [(vecs[t], t * lanes, vecs[t + 1] - vecs[t]) for t in range(0, len(vecs), 2)]
+        length, yrow = len(vecs) * lanes, ow
     else:
         length = -(-oh * wp // nr) * nr
-        pos = [(p, p) for p in range(0, length, nr)]
-        vs, yrow = lanes, wp
-    tiling = np.array([length, vs, yrow, *(i for pair in pos for i in pair)], dtype=np.int64)
+        tiles = [(p, p, lanes) for p in range(0, length, nr)]
+        yrow = wp
+    tiling = np.array([length, yrow, *(i for tile in tiles for i in tile)], dtype=np.int64)
     tiling.flags.writeable = False
     return length, tiling
 
@@ -329,13 +329,13 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, tiling, out, pad, yb
     k = offs.shape[0]
     tiles = starts.shape[0] - 1
     length = tiling[0]
-    vs = tiling[1]
-    yrow = tiling[2]
+    yrow = tiling[1]
     for n in range(n0, n1):
         _pad_image(src, n, pad, grid)
-        for j in range(3, tiling.shape[0], 2):
+        for j in range(2, tiling.shape[0], 3):
             so = tiling[j]
             yo = tiling[j + 1]
+            vs = tiling[j + 2]
             for t in range(tiles):
                 r0 = starts[t]
                 _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, so, vs, offs, ybuf,

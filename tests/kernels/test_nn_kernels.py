@@ -222,11 +222,12 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
 @pytest.mark.parametrize(
     ("dtype", "out_hw", "mode"),
     [
-        (np.float32, (5, 16), "rows"),  # rows of whole tiles: the padding columns skipped
-        (np.float64, (3, 8), "rows"),
-        (np.float32, (7, 8), "row pairs"),  # one vector per row: tiles take two rows
-        (np.float64, (5, 4), "row pairs"),
-        (np.float32, (4, 9), "grid"),  # neither: the flattened padded grid
+        (np.float32, (5, 16), "vectors"),  # two vectors per row: the padding skipped
+        (np.float32, (3, 24), "vectors"),  # three: every other tile spans two rows
+        (np.float32, (7, 8), "vectors"),  # one: tiles of two rows, the last row alone
+        (np.float64, (3, 8), "vectors"),
+        (np.float64, (5, 4), "vectors"),
+        (np.float32, (4, 9), "grid"),  # rows not whole vectors: the flattened padded grid
     ],
 )
 def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride):
@@ -238,15 +239,13 @@ def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride):
     w = r.standard_normal((7, 3, 3, 3)).astype(dtype)
     args = ((stride, stride), (1, 1, 1, 1), (1, 1), 1)
     geo = conv._geometry(x.shape, out_hw, (3, 3), (1, 1), (1, 1), x.itemsize, (stride, stride))
-    length, vs, yrow = geo.tiling[:3]
-    found = "row pairs" if vs == geo.wp else "rows" if yrow == ow else "grid"
-    assert found == mode
-    # the work (ybuf columns per channel) each tiling does
-    nr = 2 * simd.lanes(x.itemsize)
-    grid = -(-oh * geo.wp // nr) * nr
-    want = {"rows": oh * ow, "row pairs": -(-oh // 2) * 2 * ow, "grid": grid}[mode]
+    length, yrow = geo.tiling[:2]
+    assert ("grid" if yrow == geo.wp else "vectors") == mode
+    # the work (ybuf columns per channel) each tiling does: whole tiles of 2 vectors
+    lanes = simd.lanes(x.itemsize)
+    grid = -(-oh * geo.wp // (2 * lanes)) * 2 * lanes
+    want = {"vectors": -(-oh * ow // (2 * lanes)) * 2 * lanes, "grid": grid}[mode]
     assert length == want <= grid
-    assert vs == (geo.wp if mode == "row pairs" else simd.lanes(x.itemsize))
     monkeypatch.setattr(conv, "conv2d_algo", lambda *a, **k: "implicit")
     y, ctx = conv.conv2d_forward(x, w, *args)
     tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"atol": 1e-12}
