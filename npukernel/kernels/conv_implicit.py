@@ -8,10 +8,13 @@ is the window ``pad[offs[k] : offs[k] + OH*Wp]``, and the convolution is the GEM
 
     ybuf(OC, OH*Wp) = W(OC, C*KH*KW) @ [pad[offs[k] : offs[k] + OH*Wp] for k]
 
-computed by :func:`npukernel.kernels.simd.gemm_tile` straight from ``pad`` (the last
-``Wp - OW`` columns of each output row are computed and dropped). Against im2col plus
-OpenBLAS this skips writing the column matrix and OpenBLAS's own packing copy of it:
-ResNet-20's 3x3 convolutions ran 1.3-1.8x faster per image.
+computed by :func:`npukernel.kernels.simd.gemm_tile` straight from ``pad``. The last
+``Wp - OW`` columns of each grid row are padding: when the output rows are a whole
+number of vectors wide, the tiles take only the rows' vectors (two per tile, from one
+row or across two, see :func:`_tiling`) and skip them; otherwise they run along the
+flattened grid and drop them. Against im2col plus OpenBLAS this skips writing the
+column matrix and OpenBLAS's own packing copy of it: ResNet-20's 3x3 convolutions ran
+1.3-1.8x faster per image, and skipping the padding columns another 1.3-1.5x at batch 1.
 
 Strided convolutions split the padded image into phase planes, one per (row, column)
 remainder a tap reads (see :class:`Geometry`); on those every convolution is stride 1.
@@ -21,11 +24,11 @@ The output pass applies an optional epilogue, ``relu?(y * scale + shift + residu
 The same kernel gives the input gradient of a stride-1 convolution: ``dx`` is the
 convolution of ``dy``, padded by ``dh*(KH-1) - pt`` rows on top and ``dw*(KW-1) - pl``
 columns on the left, with the weight flipped and transposed (``wf[c, (o, i, j)] =
-w[o, c, KH-1-i, KW-1-j]``). The weight gradient ``dW[o, k] = sum_p dyext[o, p] *
-pad[offs[k] + p]`` is a reduction over the padded grid: :func:`weight_grad_outer` (sums
-of outer products, when the output channels fill whole vectors) or
-:func:`weight_grad_images` (dot products), with ``dyext`` the output gradient laid out on
-the padded rows and zero in the dropped columns.
+w[o, c, KH-1-i, KW-1-j]``). The weight gradient ``dW[o, k] = sum_p dy[o, p] *
+pad[offs[k] + p]`` is a reduction over the output positions: :func:`weight_grad_outer`
+(sums of outer products, when the output channels fill whole vectors; it walks the
+output rows inside the padded planes) or :func:`weight_grad_images` (dot products, with
+``dy`` laid out on the padded rows and zero in the padding columns).
 
 Everything here works on images ``n0 .. n1-1`` of a batch on one thread; ``conv.py``
 splits the batch over threads and owns the scratch buffers.
