@@ -90,6 +90,8 @@ def half_in_float(kernel: Kernel, saves: bool = False) -> Kernel:
 
     wrapped.__name__ = getattr(kernel, "__name__", "kernel")
     wrapped.__wrapped__ = kernel  # type: ignore[attr-defined]
+    # graph mode knows every dtype when it compiles: without float16 it calls this directly
+    wrapped.without_float16 = kernel  # type: ignore[attr-defined]
     return wrapped
 
 

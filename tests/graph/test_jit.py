@@ -109,6 +109,34 @@ def test_convolution_and_relu_fuse_with_gradients_intact(rng):
     assert "conv2d_relu" in names and "relu" not in names and "conv2d" not in names
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_replay_skips_the_float16_wrapper_only_without_float16(rng, dtype):
+    # A conv kernel has no float16 version: half_in_float widens and rounds around it.
+    # With every operand float32 the replay calls the kernel itself (the wrapper's scan
+    # costs 1-2 us a call); with float16 it must keep the wrapper and still match eager.
+    w = npk.Parameter(T(rng.standard_normal((4, 3, 3, 3)), dtype), name="w")
+
+    def f(x):
+        return ops.max_pool2d(ops.relu(ops.conv2d(x, w, pad_mode="pad", padding=1)), 2, 2)
+
+    compiled = npk.jit(f)
+    x = T(rng.standard_normal((2, 3, 6, 8)), dtype)
+    got, want = compiled(x), f(x)
+    assert got.dtype == want.dtype == dtype
+    tol = 1e-5 if dtype == np.float32 else 2e-3
+    np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=tol, atol=tol)
+    program = npk.graph.compiled(compiled, x).program
+    kernels = [
+        program.ns[f"k{j}"] for j, n in enumerate(program.graph.nodes) if f"k{j}" in program.ns
+    ]
+    ops_by_name = {n.name: n.op for n in program.graph.nodes if n.op is not None}
+    assert {"conv2d_relu", "max_pool2d_values"} <= set(ops_by_name)
+    for name in ("conv2d_relu", "max_pool2d_values"):
+        wrapper = ops_by_name[name].npu
+        expected = wrapper if dtype == np.float16 else wrapper.without_float16
+        assert expected in kernels, name
+
+
 def test_dense_and_relu_fuse_in_training_and_inference(rng):
     # nn.Dense + ReLU -> dense_relu; training gradients match eager, and so does inference
     npk.set_seed(3)
