@@ -143,25 +143,34 @@ class Program:
         if op.name == "reshape" and not node.dyn_attrs and len(args) == 1:
             # a view: written out, it skips a call with keyword attributes (~1 us)
             return [f"{outs[0]} = {args[0]}.reshape({node.outputs[0].shape!r})"]
-        kernel = op.npu if node.device is None or node.device.kind == "npu" else op.cpu
+        npu = node.device is None or node.device.kind == "npu"
+        kernel = op.npu if npu else op.cpu
         direct = getattr(kernel, "without_float16", None)
         if direct is not None and all(v.dtype != "float16" for v in node.reads()):
             # no float16 operand: skip half_in_float's per-call scan and re-packing of the
             # arguments (1-2 us a call; a batch-1 ResNet-20 has 23 such nodes)
             kernel = direct
-        ns[f"k{j}"] = kernel
-        attrs = dict(node.attrs)
-        extra = []
-        if node.fresh_seed:
-            attrs.pop("seed", None)
-            extra.append("seed=_seed()")
-        for key, v, idx in node.dyn_attrs:
-            ref = _name(v, inputs) + (f"[{idx}]" if idx is not None else "")
-            extra.append(f"{key}={ref}")
-        if attrs:
-            ns[f"a{j}"] = attrs
-            extra.insert(0, f"**a{j}")
-        call = f"k{j}({', '.join(args + extra)})"
+        special = None
+        if npu and op.specialize is not None and not node.dyn_attrs and not node.fresh_seed:
+            shapes = [v.shape for v in node.inputs]
+            special = op.specialize(shapes, [v.dtype for v in node.inputs], dict(node.attrs))
+        if special is not None:  # its attributes are bound: called with the arrays only
+            ns[f"k{j}"] = special
+            call = f"k{j}({', '.join(args)})"
+        else:
+            ns[f"k{j}"] = kernel
+            attrs = dict(node.attrs)
+            extra = []
+            if node.fresh_seed:
+                attrs.pop("seed", None)
+                extra.append("seed=_seed()")
+            for key, v, idx in node.dyn_attrs:
+                ref = _name(v, inputs) + (f"[{idx}]" if idx is not None else "")
+                extra.append(f"{key}={ref}")
+            if attrs:
+                ns[f"a{j}"] = attrs
+                extra.insert(0, f"**a{j}")
+            call = f"k{j}({', '.join(args + extra)})"
         lhs = ", ".join(outs) + ("," if len(outs) == 1 and op.n_outputs != 1 else "")
         if op.saves:
             return [f"_r, {_name(node.saved, inputs)} = {call}", f"{lhs} = _r"]

@@ -616,6 +616,10 @@ class _Ctx:
         self.nb = nb  # images per chunk of ``cols``
 
 
+# The context of every implicit-GEMM forward: nothing kept, so one shared instance.
+_IMPLICIT = _Ctx("implicit")
+
+
 def _parts(tasks: int) -> int:
     """How many blocks a parallel kernel splits ``tasks`` into (one per thread)."""
     return max(1, min(tasks, numba.get_num_threads()))
@@ -725,7 +729,7 @@ def conv2d_forward(
     """
     plan = _small_plan(x, w, stride, padding, dilation, groups)
     if plan is not None:  # one implicit task on the calling thread: the lean path
-        return _small_forward(plan, x, w, relu, scale, shift, residual), _Ctx("implicit")
+        return small_forward(plan, x, w, relu, scale, shift, residual), _IMPLICIT
     dt = np.asarray(x).dtype
     none = _no_epilogue(dt)
     epi = (
@@ -764,6 +768,24 @@ def _small_plan(x, w, stride, padding, dilation, groups):
         return None
 
 
+def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tuple | None:
+    """The plan :func:`small_forward` takes for these shapes, or None (not a small conv).
+
+    Graph mode asks once per convolution node, when it compiles, instead of per call.
+
+    Example:
+        >>> plan = small_plan((1, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1,
+        ...                   np.dtype("float32"))
+        >>> plan[0]  # the output shape
+        (1, 16, 8, 8)
+    """
+    try:
+        return _plan_for(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding),
+                         tuple(dilation), groups, np.dtype(dtype))  # fmt: skip
+    except TypeError:
+        return None
+
+
 @functools.lru_cache(maxsize=256)
 def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
     algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups, dtype)
@@ -781,7 +803,16 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
     return out_shape, (oc, k), geo, _no_epilogue(dtype), starts, work
 
 
-def _small_forward(plan, x, w, relu, scale, shift, residual):
+def small_conv(plan, x, w, relu=False) -> tuple[np.ndarray, _Ctx]:
+    """:func:`conv2d_forward`'s ``(y, ctx)`` for a :func:`small_plan` (see :func:`small_forward`)."""
+    return small_forward(plan, x, w, relu), _IMPLICIT
+
+
+def small_forward(plan, x, w, relu=False, scale=None, shift=None, residual=None) -> np.ndarray:
+    """:func:`conv2d_forward`'s ``y`` for a :func:`small_plan`, on C-contiguous ``x``, ``w``.
+
+    The plan fixes shapes and dtype; nothing is checked again here.
+    """
     out_shape, (oc, k), geo, none, starts, work_size = plan
     dt = x.dtype
     y = np.empty(out_shape, dt)

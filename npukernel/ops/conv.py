@@ -150,8 +150,48 @@ def _conv_check(x, w, stride, padding, dilation, groups):
     return check_conv2d(x, w, stride, padding, dilation, groups)
 
 
+def _conv_specialize(relu: bool | None, affine: bool = False):  # noqa: ANN202
+    """``OpDef.specialize`` for the convolutions: a batch-1-sized one skips its plan lookup.
+
+    ``relu=None`` reads the ``relu`` attribute. A non-contiguous operand at run time
+    (a view from a graph input) takes the general kernel.
+    """
+
+    def specialize(shapes, dtypes, attrs):  # noqa: ANN001, ANN202
+        if dtypes[0] not in ("float32", "float64") or any(d != dtypes[0] for d in dtypes):
+            return None
+        a = attrs
+        plan = ck.small_plan(shapes[0], shapes[1], a["stride"], a["padding"], a["dilation"],
+                             a["groups"], dtypes[0])  # fmt: skip
+        if plan is None:
+            return None
+        fused = a["relu"] if relu is None else relu
+        small_forward, small_conv = ck.small_forward, ck.small_conv
+        if affine:
+            general = _conv_affine_npu
+
+            def run(x, w, scale, shift, *residual):  # noqa: ANN001, ANN002, ANN202
+                if x.flags.c_contiguous and w.flags.c_contiguous:
+                    res = residual[0] if residual else None
+                    return small_forward(plan, x, w, fused, scale, shift, res)
+                return general(x, w, scale, shift, *residual, **a)
+
+            return run
+        general = _conv_relu_npu if fused else _conv_npu
+
+        def run(x, w):  # noqa: ANN001, ANN202
+            if x.flags.c_contiguous and w.flags.c_contiguous:
+                return small_conv(plan, x, w, fused)
+            return general(x, w, **a)
+
+        return run
+
+    return specialize
+
+
 register(OpDef("conv2d", CONV, _conv_npu, _conv_cpu, check=_conv_check, grad=_conv_grad, saves=True,
                cost=_conv_cost, examples=_conv_examples, bad=_conv_bad,
+               specialize=_conv_specialize(False),
                doc="2-D convolution (NCHW), stride/padding/dilation/groups."))  # fmt: skip
 
 
@@ -171,6 +211,7 @@ def _conv_relu_grad(n, dy):
 
 register(OpDef("conv2d_relu", CONV, _conv_relu_npu, _conv_relu_cpu, check=_conv_check,
                grad=_conv_relu_grad, saves=True, cost=_conv_cost, examples=_conv_examples,
+               specialize=_conv_specialize(True),
                doc="relu(conv2d(x, w)) in one pass; graph mode fuses the pair into it."))  # fmt: skip
 
 
@@ -209,10 +250,12 @@ def _conv_affine_examples(rng, residual=False):
 
 register(OpDef("conv2d_affine", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
                cost=_conv_affine_cost, examples=_conv_affine_examples,
+               specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift): graph mode folds an inference BatchNorm "
                    "(and a ReLU) into the convolution."))  # fmt: skip
 register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
                cost=_conv_affine_cost, examples=lambda rng: _conv_affine_examples(rng, residual=True),
+               specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift + residual), the end of a residual block."))  # fmt: skip
 
 

@@ -131,10 +131,39 @@ def test_replay_skips_the_float16_wrapper_only_without_float16(rng, dtype):
     ]
     ops_by_name = {n.name: n.op for n in program.graph.nodes if n.op is not None}
     assert {"conv2d_relu", "max_pool2d_values"} <= set(ops_by_name)
-    for name in ("conv2d_relu", "max_pool2d_values"):
-        wrapper = ops_by_name[name].npu
-        expected = wrapper if dtype == np.float16 else wrapper.without_float16
-        assert expected in kernels, name
+    pool = ops_by_name["max_pool2d_values"].npu
+    assert (pool if dtype == np.float16 else pool.without_float16) in kernels
+    conv = ops_by_name["conv2d_relu"].npu
+    if dtype == np.float16:
+        assert conv in kernels
+    else:  # a small float32 convolution gets a kernel specialised for its shape
+        assert conv.without_float16 not in kernels and conv not in kernels
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_small_convolutions_are_specialised_when_compiled(rng, batch):
+    # An inference residual block: conv2d_affine(_add) nodes. At batch 1 each is small
+    # enough for one implicit task, so the replay calls a kernel with its plan bound; at
+    # batch 64 it calls the general one. A non-contiguous input takes the general path
+    # inside the specialised kernel. Results match eager either way.
+    block = nn.SequentialCell([nn.Conv2d(16, 16, 3, pad_mode="pad", padding=1, has_bias=False),
+                               nn.BatchNorm2d(16), nn.ReLU()])  # fmt: skip
+    block.set_train(False)
+    compiled = npk.jit(block)
+    x = T(rng.standard_normal((batch, 16, 16, 16)))
+    with npk.no_grad():
+        got, want = compiled(x), block(x)
+        np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-5)
+        program = npk.graph.compiled(compiled, x).program
+        nodes = program.graph.nodes
+        j = next(j for j, n in enumerate(nodes) if n.name.startswith("conv2d_affine"))
+        special = "_conv_specialize" in program.ns[f"k{j}"].__qualname__
+        assert special == (batch == 1)
+        wide = T(rng.standard_normal((batch, 16, 16, 32)))
+        view = wide[:, :, :, ::2]  # same shape, not contiguous
+        assert not view.asnumpy().flags.c_contiguous
+        np.testing.assert_allclose(compiled(view).asnumpy(), block(view).asnumpy(), rtol=1e-5,
+                                   atol=1e-5)  # fmt: skip
 
 
 def test_dense_and_relu_fuse_in_training_and_inference(rng):
