@@ -1010,7 +1010,7 @@ def _implicit_conv_part(src, packed, starts, geo, out, per, epi, p, todo):
     n = src.shape[0]
     for t in todo:
         n0 = t * per
-        implicit.forward_images(src, n0, min(n, n0 + per), packed, starts, geo.offs, geo.grid,
+        implicit.forward_images(src, n0, min(n, n0 + per), packed, True, starts, geo.offs, geo.grid,
                                 geo.tiling, out, pad, ybuf, *epi)  # fmt: skip
 
 

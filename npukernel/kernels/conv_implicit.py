@@ -65,7 +65,7 @@ _NV = simd.VECTORS
 # tiles are compiled into the kernels below) does. This is the start of simd.py's
 # SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
 # tests until this line is updated, and updating it invalidates the cached kernels.
-SIMD_SOURCE_SHA256 = "25e80898a5819a75"
+SIMD_SOURCE_SHA256 = "2bfff82891a1c5ec"
 
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
@@ -287,33 +287,37 @@ def _spread_rows(src, n, dst, row, ld, o_n):
 
 
 @njit(cache=True, nogil=True)
-def _gemm_tile_rows(m, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy):
+def _gemm_tile_rows(m, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy):
     """One gemm tile of ``m`` rows (a literal per branch, as the intrinsic needs)."""
     if m == 6:
-        simd.gemm_tile(6, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(6, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 5:
-        simd.gemm_tile(5, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(5, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 4:
-        simd.gemm_tile(4, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(4, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 3:
-        simd.gemm_tile(3, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(3, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
     elif m == 2:
-        simd.gemm_tile(2, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(2, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
     else:
-        simd.gemm_tile(1, _NV, a, ao, k, pad, p0, vs, offs, ybuf, yo, ldy)
+        simd.gemm_tile(1, _NV, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy)
 
 
 @njit(cache=True, nogil=True)
-def forward_images(src, n0, n1, packed, starts, offs, grid, tiling, out, pad, ybuf, relu, scale,
-                   shift, res):  # fmt: skip
+def forward_images(src, n0, n1, weight, packed, starts, offs, grid, tiling, out, pad, ybuf, relu,
+                   scale, shift, res):  # fmt: skip
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
     Args:
         src: ``(N, C, H, W)``.
         n0: first image.
         n1: one past the last image.
-        packed: the weight as ``(OC, C*KH*KW)`` packed by :func:`pack_rows`.
-        starts: its tile starts.
+        weight: the weight as ``(OC, C*KH*KW)``, flat: packed by :func:`pack_rows` when
+            ``packed``, else row-major as it is.
+        packed: how ``weight`` is laid out. Packing pays when many images reuse the
+            weight; for one image the copy costs more than it saves (18 us of a 64x576
+            weight, against ~7 us of arithmetic per 8x8 image).
+        starts: the gemm tiles' first rows (:func:`pack_rows`).
         offs: ``Geometry.offs``.
         grid: ``Geometry.grid``.
         tiling: ``Geometry.tiling`` (where the gemm tiles read and write).
@@ -341,30 +345,35 @@ def forward_images(src, n0, n1, packed, starts, offs, grid, tiling, out, pad, yb
             vs = tiling[j + 2]
             for t in range(tiles):
                 r0 = starts[t]
-                _gemm_tile_rows(starts[t + 1] - r0, packed, r0 * k, k, pad, so, vs, offs, ybuf,
-                                r0 * length + yo, length)  # fmt: skip
+                m = starts[t + 1] - r0
+                _gemm_tile_rows(m, weight, r0 * k, m if packed else 1, 1 if packed else k, k,
+                                pad, so, vs, offs, ybuf, r0 * length + yo, length)  # fmt: skip
         _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res)
 
 
 @njit(cache=True, nogil=True)
 def forward_packing(src, wflat, k, starts, offs, grid, tiling, pad_size, out, work, relu, scale,
                     shift, res):  # fmt: skip
-    """:func:`forward_images` over the whole batch, packing the weight first, in one call.
+    """:func:`forward_images` over the whole batch in one call (a small convolution).
 
     For small convolutions (a batch of one) the Python around the kernel cost as much as
     the kernel: this takes the flat ``(OC, K)`` weight ``wflat`` and one scratch array
-    ``work`` of :func:`packing_layout`'s size, split here into the packed weight,
-    the padded image (``Geometry.pad_size``) and the gemm output.
+    ``work`` of :func:`packing_layout`'s size, split here into the packed weight (for
+    more than one image), the padded image (``Geometry.pad_size``) and the gemm output.
     """
     m = wflat.shape[0] // k
     a = _round_up(m * k)
     b = a + _round_up(pad_size)
-    packed = work[: m * k]
     pad = work[a:b]
     ybuf = work[b : b + m * tiling[0]]
+    if src.shape[0] == 1:  # the tiles read the weight's rows where they are
+        forward_images(src, 0, 1, wflat, False, starts, offs, grid, tiling, out, pad, ybuf, relu,
+                       scale, shift, res)  # fmt: skip
+        return
+    packed = work[: m * k]
     _pack(wflat, k, starts, packed)
-    forward_images(src, 0, src.shape[0], packed, starts, offs, grid, tiling, out, pad, ybuf, relu,
-                   scale, shift, res)  # fmt: skip
+    forward_images(src, 0, src.shape[0], packed, True, starts, offs, grid, tiling, out, pad, ybuf,
+                   relu, scale, shift, res)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

@@ -39,7 +39,7 @@ Example:
     >>> from npukernel.kernels import simd
     >>> @njit
     ... def one_tile(a, src, offs, y):
-    ...     simd.gemm_tile(5, 2, a, 0, a.shape[0] // 5, src, 0, 8, offs, y, 0, 16)
+    ...     simd.gemm_tile(5, 2, a, 0, 5, 1, a.shape[0] // 5, src, 0, 8, offs, y, 0, 16)
     >>> a = np.ones(5 * 2, np.float32)  # 5 rows, K = 2
     >>> src = np.arange(32, dtype=np.float32)
     >>> y = np.empty(5 * 16, np.float32)
@@ -140,40 +140,43 @@ def _zeroed_accumulators(builder, vty, count):
 
 
 @intrinsic
-def gemm_tile(typingctx, mr, nv, a, ao, k, src, so, vs, offs, y, yo, ldy):
-    """``y[yo + i*ldy + v*lanes + c] = sum_k a[ao + k*MR + i] * src[so + v*vs + offs[k] + c]``.
+def gemm_tile(typingctx, mr, nv, a, ao, ka, lda, k, src, so, vs, offs, y, yo, ldy):
+    """``y[yo + i*ldy + v*lanes + c] = sum_k a[ao + k*ka + i*lda] * src[so + v*vs + offs[k] + c]``.
 
     For ``i < MR``, vectors ``v < NV`` (``mr`` and ``nv`` are compile-time literals) and
-    lanes ``c``. ``a`` holds the tile's MR rows packed column by column (``k`` major), so
-    the broadcasts of one step are adjacent. ``vs`` is how far apart in ``src`` the
-    tile's vectors start: ``lanes`` for one run of columns, or a row's length to take
-    the same columns of ``NV`` rows (an 8-wide output row wastes no lanes).
+    lanes ``c``. ``a`` holds the tile's MR rows either packed column by column (``ka =
+    MR``, ``lda = 1``: the broadcasts of one step are adjacent) or as they are in a
+    row-major matrix (``ka = 1``, ``lda`` its row length: no packing copy). ``vs`` is how
+    far apart in ``src`` the tile's vectors start: ``lanes`` for one run of columns, or a
+    row's length to take the same columns of ``NV`` rows (an 8-wide output row wastes no
+    lanes).
     """
     if not isinstance(mr, types.IntegerLiteral) or not isinstance(nv, types.IntegerLiteral):
         return None
     rows = mr.literal_value
     vectors = nv.literal_value
-    sig = types.void(mr, nv, a, ao, k, src, so, vs, offs, y, yo, ldy)
+    sig = types.void(mr, nv, a, ao, ka, lda, k, src, so, vs, offs, y, yo, ldy)
 
     def codegen(context, builder, signature, args):
-        _, _, a_, ao_, k_, src_, so_, vs_, offs_, y_, yo_, ldy_ = args
+        _, _, a_, ao_, ka_, lda_, k_, src_, so_, vs_, offs_, y_, yo_, ldy_ = args
         tys = signature.args[1:]
         _, vty, n = _vector_type(context, tys[1].dtype)
         fma = _fma(builder, vty)
         i64 = ir.IntType(64)
         ap = _data(context, builder, tys[1], a_)
-        sp = _data(context, builder, tys[4], src_)
-        op = _data(context, builder, tys[7], offs_)
-        yp = _data(context, builder, tys[8], y_)
+        sp = _data(context, builder, tys[6], src_)
+        op = _data(context, builder, tys[9], offs_)
+        yp = _data(context, builder, tys[10], y_)
         accs = _zeroed_accumulators(builder, vty, rows * vectors)
         vstart = [builder.mul(vs_, ir.Constant(i64, v)) for v in range(vectors)]
+        astart = [builder.add(ao_, builder.mul(lda_, ir.Constant(i64, i))) for i in range(rows)]
         with cgutils.for_range(builder, k_) as loop:
             kk = loop.index
             base = builder.add(so_, builder.load(builder.gep(op, [kk])))
             bv = [_load_vec(builder, sp, builder.add(base, vstart[v]), vty) for v in range(vectors)]
-            arow = builder.add(ao_, builder.mul(kk, ir.Constant(i64, rows)))
+            astep = builder.mul(kk, ka_)
             for i in range(rows):
-                s = builder.load(builder.gep(ap, [builder.add(arow, ir.Constant(i64, i))]))
+                s = builder.load(builder.gep(ap, [builder.add(astart[i], astep)]))
                 av = _splat(builder, s, vty)
                 for v in range(vectors):
                     acc = accs[i * vectors + v]

@@ -218,6 +218,7 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
     np.testing.assert_allclose(dw, dw_ref, **tol)
 
 
+@pytest.mark.parametrize("batch", [1, 2])  # one image reads the weight unpacked
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize(
     ("dtype", "out_hw", "mode"),
@@ -230,13 +231,13 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
         (np.float32, (4, 9), "grid"),  # rows not whole vectors: the flattened padded grid
     ],
 )
-def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride):
+def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride, batch):
     from npukernel.kernels import simd
 
     oh, ow = out_hw
     r = rng(8)
-    x = r.standard_normal((2, 3, oh * stride, ow * stride)).astype(dtype)
-    w = r.standard_normal((7, 3, 3, 3)).astype(dtype)
+    x = r.standard_normal((batch, 3, oh * stride, ow * stride)).astype(dtype)
+    w = r.standard_normal((7, 3, 3, 3)).astype(dtype)  # tiles of 4 and 3 output channels
     args = ((stride, stride), (1, 1, 1, 1), (1, 1), 1)
     geo = conv._geometry(x.shape, out_hw, (3, 3), (1, 1), (1, 1), x.itemsize, (stride, stride))
     length, yrow = geo.tiling[:2]
