@@ -44,6 +44,11 @@ def _name(v: Value, inputs: dict[int, int]) -> str:
     return f"{'s' if v.kind == 'saved' else 'v'}{v.id}"
 
 
+def _flat(name: str, v: Value) -> str:
+    """``name`` as the 1-D array a fused kernel takes (a 1-D value already is one)."""
+    return name if len(v.shape) == 1 else f"{name}.reshape(-1)"
+
+
 class Program:
     """A compiled graph ready to run.
 
@@ -121,7 +126,7 @@ class Program:
                 b = self.plan.pooled.get(v.id)
                 if b is None:
                     lines.append(f"{_name(v, inputs)} = _empty({v.shape!r}, {v.dtype!r})")
-                    out_args.append(f"{_name(v, inputs)}.reshape(-1)")
+                    out_args.append(_flat(_name(v, inputs), v))
                 else:
                     lines.append(f"{_name(v, inputs)} = B{b}")
                     out_args.append(f"F{b}")
@@ -131,7 +136,7 @@ class Program:
                     ns[f"cf{v.id}"] = np.ascontiguousarray(v.const).reshape(-1)
                     in_args.append(f"cf{v.id}")
                 else:
-                    in_args.append(f"{_name(v, inputs)}.reshape(-1)")
+                    in_args.append(_flat(_name(v, inputs), v))
             call = ", ".join(fk.call_args() + out_args + in_args + fk.tail_args())
             lines.append(f"fk{j}({call})")
             return lines
