@@ -812,6 +812,15 @@ def small_forward(plan, x, w, relu=False, scale=None, shift=None, residual=None)
     """:func:`conv2d_forward`'s ``y`` for a :func:`small_plan`, on C-contiguous ``x``, ``w``.
 
     The plan fixes shapes and dtype; nothing is checked again here.
+
+    Example:
+        >>> x = np.ones((1, 2, 4, 4), np.float32)
+        >>> w = np.ones((3, 2, 3, 3), np.float32)
+        >>> args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+        >>> plan = small_plan(x.shape, w.shape, *args, x.dtype)
+        >>> y = small_forward(plan, x, w)
+        >>> bool(np.array_equal(y, conv2d_forward(x, w, *args)[0])), float(y[0, 0, 1, 1])
+        (True, 18.0)
     """
     out_shape, (oc, k), geo, none, starts, work_size = plan
     dt = x.dtype

@@ -186,8 +186,15 @@ def _binary(name: str, kind: str = "arith"):
         return apply(OPS[name], x, y)
 
     f.__name__ = name
-    f.__doc__ = f"Elementwise ``{name}`` with numpy broadcasting.\n\n" + (
-        f"Example:\n    >>> from npukernel import ops, Tensor\n    >>> ops.{name}(Tensor([1.0, 2.0]), 2.0).shape\n    (2,)\n"
+    # the *_grad helpers serve gradient rules and are not exported from npukernel.ops
+    if name.endswith("_grad"):
+        setup, call = "from npukernel.ops import functional as F", f"F.{name}"
+    else:
+        setup, call = "from npukernel import ops", f"ops.{name}"
+    f.__doc__ = (
+        f"Elementwise ``{name}`` with numpy broadcasting.\n\nExample:\n"
+        f"    >>> from npukernel import Tensor\n    >>> {setup}\n"
+        f"    >>> {call}(Tensor([1.0, 2.0]), 2.0).shape\n    (2,)\n"
     )
     return f
 
