@@ -65,7 +65,7 @@ _NV = simd.VECTORS
 # tiles are compiled into the kernels below) does. This is the start of simd.py's
 # SHA-256; tests/kernels/test_nn_kernels.py checks it, so a change to simd.py fails the
 # tests until this line is updated, and updating it invalidates the cached kernels.
-SIMD_SOURCE_SHA256 = "2bfff82891a1c5ec"
+SIMD_SOURCE_SHA256 = "25e014b938a81ee0"
 
 
 # Layout of the ``grid`` array the kernels take (see :class:`Geometry`).
@@ -533,8 +533,8 @@ def _outer_rows(mr, a, ao, arow, rowlen, rows, astride, count, astep, src, so, l
 def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
     """``acct[k, o] += sum over images n0..n1-1 of window k of x[n] . dy[n, o]``.
 
-    The transposed weight gradient ``acct`` (``(C*KH*KW, OCp)``, ``OCp`` the channels
-    rounded up to whole tiles) is a sum of outer products: for each output position
+    The transposed weight gradient ``acct`` (``(C*KH*KW, OC)``, ``OC`` a whole number of
+    tiles: ``conv.py`` takes this path only then) is a sum of outer products: for each output position
     ``p``, ``MR`` taps' values (broadcast from the padded plane: the padding columns are
     skipped) times the row ``dyt[p, :]`` of the output gradient transposed (vectors).
     Each tile's accumulators run over the whole block of ``nb`` images in registers, and
@@ -549,24 +549,20 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
         offs: ``Geometry.offs`` of the forward.
         grid: ``Geometry.grid`` of the forward.
         pad_size: ``Geometry.pad_size``.
-        acct: ``(C*KH*KW, OCp)`` accumulator.
+        acct: ``(C*KH*KW, OC)`` accumulator.
         pads: scratch of ``nb * pad_size``.
-        dyt: scratch of ``nb * OH*OW * OCp``.
+        dyt: scratch of ``nb * OH*OW * OC``.
     """
     oc = dy.shape[1]
     oh = dy.shape[2]
     ow = dy.shape[3]
     k = offs.shape[0]
-    ocp = acct.shape[1]
     wp = grid[_WP]
     nb = pads.shape[0] // pad_size
-    tstep = oh * ow * ocp
+    tstep = oh * ow * oc
     nr = _NV * (_VEC_BYTES // pads.itemsize)
     accf = acct.reshape(-1)
     dyf = dy.reshape(-1)
-    if ocp > oc:  # the padding channels stay zero
-        for q in range(dyt.shape[0]):
-            dyt[q] = 0.0
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
@@ -575,11 +571,11 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
                 s = uint64(((b0 + b) * oc + o) * oh * ow)
                 d = uint64(b * tstep + o)
                 for q in range(uint64(oh * ow)):
-                    dyt[d + q * uint64(ocp)] = dyf[s + q]
-        for o0 in range(0, ocp, nr):
+                    dyt[d + q * uint64(oc)] = dyf[s + q]
+        for o0 in range(0, oc, nr):
             k0 = 0
             while k0 < k:
                 mr = min(_OUTER_MR, k - k0)
-                _outer_rows(mr, pads, 0, offs[k0:], ow, oh, wp, m, pad_size, dyt, o0, ocp, accf,
-                            k0 * ocp + o0, ocp)  # fmt: skip
+                _outer_rows(mr, pads, 0, offs[k0:], ow, oh, wp, m, pad_size, dyt, o0, oc, accf,
+                            k0 * oc + o0, oc)  # fmt: skip
                 k0 += mr

@@ -130,6 +130,13 @@ def _data(context, builder, ty, value):
     return context.make_array(ty)(context, builder, value).data
 
 
+def _fma_broadcast(builder, fma, scalar, vectors, accs):
+    """``accs[v] += scalar * vectors[v]`` for each ``v``: one row of a tile's step."""
+    splat = _splat(builder, scalar, vectors[0].type)
+    for vec, acc in zip(vectors, accs, strict=True):
+        builder.store(builder.call(fma, [splat, vec, builder.load(acc)]), acc)
+
+
 def _zeroed_accumulators(builder, vty, count):
     accs = []
     for _ in range(count):
@@ -177,10 +184,7 @@ def gemm_tile(typingctx, mr, nv, a, ao, ka, lda, k, src, so, vs, offs, y, yo, ld
             astep = builder.mul(kk, ka_)
             for i in range(rows):
                 s = builder.load(builder.gep(ap, [builder.add(astart[i], astep)]))
-                av = _splat(builder, s, vty)
-                for v in range(vectors):
-                    acc = accs[i * vectors + v]
-                    builder.store(builder.call(fma, [av, bv[v], builder.load(acc)]), acc)
+                _fma_broadcast(builder, fma, s, bv, accs[i * vectors : (i + 1) * vectors])
         for i in range(rows):
             row = builder.add(yo_, builder.mul(ldy_, ir.Constant(i64, i)))
             for v in range(vectors):
@@ -317,10 +321,7 @@ def outer_tile(typingctx, mr, nv, a, ao, arow, rowlen, rows, astride, count, ast
                     at = builder.add(arun, q)
                     for i in range(nrows):
                         s = builder.load(builder.gep(ap, [builder.add(abase[i], at)]))
-                        av = _splat(builder, s, vty)
-                        for v in range(vectors):
-                            acc = accs[i * vectors + v]
-                            builder.store(builder.call(fma, [av, bv[v], builder.load(acc)]), acc)
+                        _fma_broadcast(builder, fma, s, bv, accs[i * vectors : (i + 1) * vectors])
         for idx, acc in zip(yidx, accs, strict=True):
             _store_vec(builder, builder.load(acc), yp, idx, vty)
         return context.get_dummy_value()
