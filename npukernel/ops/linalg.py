@@ -15,9 +15,11 @@ from npukernel.ops import functional as F
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import MATMUL, OpDef, register
 
+_BOOL = np.dtype(np.bool_)  # a dtype: comparing with the type np.bool_ converts it each call
+
 
 def _check(a: np.ndarray, b: np.ndarray) -> dict:
-    if a.dtype == np.bool_:
+    if a.dtype == _BOOL:
         raise DTypeError("For 'matmul', inputs must be numbers, but got dtype bool.")
     if a.ndim < 2 or b.ndim < 2:
         raise ShapeError(
@@ -58,9 +60,9 @@ def _matmul_cpu(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _cost(inputs: list, outputs: list, attrs: dict) -> tuple[int, int]:
-    a, out = inputs[0], outputs[0]
-    k = a.shape[-1]
-    return 2 * out.size * k, sum(x.nbytes for x in inputs) + out.nbytes
+    a, b = inputs
+    out = outputs[0]
+    return 2 * out.size * a.shape[-1], a.nbytes + b.nbytes + out.nbytes
 
 
 def _swap(t):
