@@ -3,7 +3,8 @@
 ``compile_fn`` is what ``jit`` calls on a new input signature::
 
     trace -> fold_constants -> fold_batch_norm -> fuse_conv_affine -> fuse_relu
-          -> eliminate_dead -> drop_unused_saves -> fuse -> plan -> Program
+          -> eliminate_dead -> drop_unused_saves -> fuse_conv_pool -> fuse -> plan
+          -> Program
 
 ``NPUKERNEL_DEBUG`` prints what happened: ``1`` one line per compile, ``2`` also the IR
 before and after the passes, ``3`` also the generated kernels and replay code.
@@ -78,19 +79,20 @@ def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,
     relu_fused = passes.fuse_relu(g) if fusion else 0
     dropped = passes.eliminate_dead(g)
     passes.drop_unused_saves(g)
+    conv_pool = passes.fuse_conv_pool(g) if fusion else 0
     fused = fuse(g) if fusion else 0
     mem = plan(g, tr.trace_arrays)
     program = Program(g, mem, tr.trace_arrays)
     seconds = perf_counter() - t0
     stats = {
         "ops": traced, "kernels": len(g.nodes), "fused": fused, "folded": folded,
-        "batch_norm_folded": bn, "relu_fused": relu_fused, "conv_affine": conv_affine, "dropped": dropped, "pooled_buffers": len(mem.buffers),
+        "batch_norm_folded": bn, "relu_fused": relu_fused, "conv_affine": conv_affine, "conv_pool": conv_pool, "dropped": dropped, "pooled_buffers": len(mem.buffers),
         "peak_bytes": mem.peak_bytes, "naive_bytes": mem.naive_bytes,
     }  # fmt: skip
     if level >= 1:
         print(f"[npukernel.jit] compiled '{g.name}' in {seconds * 1e3:.1f} ms: {traced} ops -> "
               f"{len(g.nodes)} kernels ({fused} fused, {folded} folded, {dropped} dead, "
-              f"{bn} BatchNorm folded, {conv_affine} into convolutions, {relu_fused} ReLU fused); peak {mem.peak_bytes / 2**20:.1f} MiB of "
+              f"{bn} BatchNorm folded, {conv_affine + conv_pool} into convolutions, {relu_fused} ReLU fused); peak {mem.peak_bytes / 2**20:.1f} MiB of "
               f"{mem.naive_bytes / 2**20:.1f} MiB")  # fmt: skip
     if level >= 2:
         print("[npukernel.jit] IR as traced:\n" + before)

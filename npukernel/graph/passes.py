@@ -8,8 +8,9 @@ planning::
     fold_batch_norm    batch_norm_eval(x, mean, var, gamma, beta) -> x * scale + shift
     fuse_conv_affine   relu?(conv2d(x, w) * scale + shift [+ r]) -> conv2d_affine[_add](...)
     fuse_relu          relu(batch_norm_train(x)) -> batch_norm_train_relu(x), same for conv2d
-    drop_unused_saves  max_pool2d whose argmax no gradient reads -> max_pool2d_values
     eliminate_dead     nodes whose results nobody reads (host updates always stay)
+    drop_unused_saves  max_pool2d whose argmax no gradient reads -> max_pool2d_values
+    fuse_conv_pool     max_pool2d_values(conv2d[_relu|_affine](x, w), 2, 2) -> conv2d_maxpool
 
 Example:
     >>> import npukernel as npk
@@ -345,3 +346,65 @@ def fuse_conv_affine(graph: Graph) -> int:
         replace.get(id(n), n) for n in graph.nodes if id(n) not in removed or id(n) in replace
     ]
     return len(replace)
+
+
+# Convolutions whose 2x2 max pooling fuse_conv_pool moves into them (attribute: relu).
+_POOLABLE = {"conv2d": False, "conv2d_relu": True, "conv2d_affine": None}
+
+
+def fuse_conv_pool(graph: Graph) -> int:
+    """Move a 2x2 max pooling (stride 2, no padding) into the convolution before it.
+
+    In an inference graph ``max_pool2d_values(relu?(conv2d(x, w) [* scale + shift]), 2,
+    2)`` (LeNet-5's layers) becomes one ``conv2d_maxpool``: its kernel pools each image's
+    output while it is in the cache and writes only the pooled quarter, where the pair
+    wrote the whole output, read it back and wrote the quarter. Applies when the pooling
+    alone reads the convolution's output and no gradient reads the convolution's context.
+    Run after :func:`drop_unused_saves`. Returns the count.
+
+    Example:
+        >>> import npukernel as npk
+        >>> from npukernel import nn
+        >>> from npukernel.graph.tracer import trace
+        >>> net = nn.SequentialCell([nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, 2)])
+        >>> x = npk.Tensor(np.ones((1, 1, 6, 6), np.float32))
+        >>> tr, _ = trace(net, (x,))
+        >>> g = tr.graph
+        >>> fuse_relu(g), drop_unused_saves(g), fuse_conv_pool(g)
+        (1, 1, 1)
+        >>> [n.name for n in g.nodes]
+        ['conv2d_maxpool']
+    """
+    users = graph.users()
+    outputs = {v.id for v in graph.outputs}
+    dropped: set[int] = set()
+    count = 0
+    for conv in graph.nodes:
+        if conv.name not in _POOLABLE or conv.dyn_attrs:
+            continue
+        relu = _POOLABLE[conv.name]
+        if conv.saved is not None and conv.saved.id in users:
+            continue
+        y = conv.outputs[0]
+        readers = users.get(y.id, [])
+        if y.id in outputs or len(readers) != 1 or readers[0].name != "max_pool2d_values":
+            continue
+        pool = readers[0]
+        a = pool.attrs
+        if pool.dyn_attrs or (tuple(a["kernel"]), tuple(a["stride"]), tuple(a["padding"])) != (
+            (2, 2), (2, 2), (0, 0)
+        ):  # fmt: skip
+            continue
+        if relu is None:  # conv2d_affine carries its own
+            relu = conv.attrs["relu"]
+        attrs = {k: conv.attrs[k] for k in ("stride", "padding", "dilation", "groups")}
+        r = pool.outputs[0]
+        conv.name, conv.op = "conv2d_maxpool", OPS["conv2d_maxpool"]
+        conv.attrs = attrs | {"relu": relu}
+        conv.outputs = [r]
+        conv.saved = None
+        r.producer = conv
+        dropped.add(id(pool))
+        count += 1
+    graph.nodes = [n for n in graph.nodes if id(n) not in dropped]
+    return count

@@ -703,6 +703,7 @@ def conv2d_forward(
     scale: np.ndarray | None = None,
     shift: np.ndarray | None = None,
     residual: np.ndarray | None = None,
+    pool: bool = False,
 ) -> tuple[np.ndarray, _Ctx]:
     """Forward convolution (see the module docstring for the loop it computes).
 
@@ -719,17 +720,23 @@ def conv2d_forward(
         shift: per-output-channel offsets ``(OC,)``, with ``scale``.
         residual: an array shaped like ``y``, added after ``scale``/``shift`` and before
             the ReLU (a residual connection).
+        pool: return the 2x2 max pooling (stride 2, no padding) of the result, ``(N,
+            OC, OH // 2, OW // 2)`` (graph mode fuses a LeNet-style pooling); not with
+            ``residual``. ``ctx`` is then of no use to a backward.
 
-    The implicit kernels apply ``relu?(y * scale + shift + residual)`` as they write
-    ``y``; the other algorithms apply it afterwards.
+    The implicit kernels apply ``pool?(relu?(y * scale + shift + residual))`` as they
+    write ``y``, one image at a time while it is in the cache; the other algorithms
+    apply it afterwards.
 
     Returns:
         ``(y, ctx)``: ``y`` is ``(N, OC, OH, OW)``; ``ctx`` is an opaque object for
         :func:`conv2d_backward`.
     """
+    if pool and residual is not None:
+        raise ValueError("conv2d_forward: 'pool' does not take a 'residual'")
     plan = _small_plan(x, w, stride, padding, dilation, groups)
     if plan is not None:  # one implicit task on the calling thread: the lean path
-        return small_forward(plan, x, w, relu, scale, shift, residual), _IMPLICIT
+        return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
     dt = np.asarray(x).dtype
     none = _no_epilogue(dt)
     epi = (
@@ -738,7 +745,7 @@ def conv2d_forward(
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
         none[3] if residual is None else np.ascontiguousarray(residual, dt),
     )
-    y, ctx = _forward(x, w, stride, padding, dilation, groups, epi)
+    y, ctx = _forward(x, w, stride, padding, dilation, groups, epi, pool)
     if ctx.algo != "implicit":
         if scale is not None:
             bshape = (1, -1, 1, 1)
@@ -747,6 +754,10 @@ def conv2d_forward(
             y += epi[3]
         if relu:
             np.maximum(y, 0, out=y)
+        if pool:
+            from npukernel.kernels.pool import max_pool2d_values
+
+            y = max_pool2d_values(y, (2, 2), (2, 2))
     return y, ctx
 
 
@@ -808,7 +819,9 @@ def small_conv(plan, x, w, relu=False) -> tuple[np.ndarray, _Ctx]:
     return small_forward(plan, x, w, relu), _IMPLICIT
 
 
-def small_forward(plan, x, w, relu=False, scale=None, shift=None, residual=None) -> np.ndarray:
+def small_forward(
+    plan, x, w, relu=False, scale=None, shift=None, residual=None, pool=False
+) -> np.ndarray:
     """:func:`conv2d_forward`'s ``y`` for a :func:`small_plan`, on C-contiguous ``x``, ``w``.
 
     The plan fixes shapes and dtype; nothing is checked again here.
@@ -824,33 +837,37 @@ def small_forward(plan, x, w, relu=False, scale=None, shift=None, residual=None)
     """
     out_shape, (oc, k), geo, none, starts, work_size = plan
     dt = x.dtype
+    if pool:
+        out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
     y = np.empty(out_shape, dt)
     implicit.forward_packing(
         x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, y,
         _workspace("ismall", (work_size,), dt), relu,
         none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
-        none[3] if residual is None else np.ascontiguousarray(residual, dt),
+        none[3] if residual is None else np.ascontiguousarray(residual, dt), pool,
     )  # fmt: skip
     return y
 
 
-def _forward(x, w, stride, padding, dilation, groups, epi):
+def _forward(x, w, stride, padding, dilation, groups, epi, pool=False):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     algo = conv2d_algo(x.shape, w.shape, stride, padding, dilation, groups, x.dtype)
-    fused = epi is not None and (epi[0] or epi[1].size or epi[3].size)
+    fused = pool or (epi is not None and (epi[0] or epi[1].size or epi[3].size))
     if algo == "im2col" and fused and groups == 1 and simd.AVAILABLE and x.dtype in _SIMD_DTYPES:
         # a fused epilogue would cost im2col extra passes over y (ResNet-20's inference
         # shortcuts: 1x1 stride 2 with a folded BatchNorm, 1.7 -> 1.1 ms at batch 64)
         algo = "implicit"
     n, oc, oh, ow = conv2d_output_shape(x.shape, w.shape, stride, padding, dilation)
-    y = np.empty((n, oc, oh, ow), dtype=x.dtype)
+    pooled = algo == "implicit" and pool  # else conv2d_forward pools afterwards
+    y = np.empty((n, oc, oh // 2, ow // 2) if pooled else (n, oc, oh, ow), dtype=x.dtype)
     sh, sw = stride
     pt, _, pl, _ = padding
     dh, dw = dilation
     if algo == "implicit":
-        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride, epi)
+        _implicit_conv(x, w.reshape(oc, -1), y, w.shape[2:], (pt, pl), dilation, stride, epi,
+                       (oh, ow) if pool else None)  # fmt: skip
         return y, _Ctx(algo)
     if algo == "direct":
         geom, offs, _ = _direct_geometry(x.shape, w.shape, (oh, ow), padding, dilation, groups)
@@ -995,10 +1012,15 @@ def _geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride=(1
     return implicit.Geometry(src_shape, out_hw, kernel, top_left, dilation, itemsize, stride)
 
 
-def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), epi=None):
-    """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads."""
-    geo = _geometry(src.shape, out.shape[2:], tuple(kernel), top_left, tuple(dilation),
-                    src.itemsize, tuple(stride))  # fmt: skip
+def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), epi=None,
+                   pooled_from=None):  # fmt: skip
+    """``out = conv(src)`` by :func:`conv_implicit.forward_images`, the batch over threads.
+
+    ``pooled_from``: the convolution's ``(OH, OW)`` when ``out`` is its 2x2 max pooling.
+    """
+    pool = pooled_from is not None
+    geo = _geometry(src.shape, tuple(pooled_from) if pool else out.shape[2:], tuple(kernel),
+                    top_left, tuple(dilation), src.itemsize, tuple(stride))  # fmt: skip
     per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
     if epi is None:
         epi = _no_epilogue(src.dtype)
@@ -1007,20 +1029,20 @@ def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), ep
         starts, size = implicit.packing_layout(m, k, geo)
         implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), k, starts,
                                  geo.offs, geo.grid, geo.tiling, geo.pad_size, out,
-                                 _workspace("ismall", (size,), src.dtype), *epi)  # fmt: skip
+                                 _workspace("ismall", (size,), src.dtype), *epi, pool)  # fmt: skip
         return
     packed, starts = implicit.pack_rows(wmat)
-    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi)
+    _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi, pool)
 
 
-def _implicit_conv_part(src, packed, starts, geo, out, per, epi, p, todo):
+def _implicit_conv_part(src, packed, starts, geo, out, per, epi, pool, p, todo):
     pad = _workspace("ipad", (geo.pad_size,), src.dtype)
     ybuf = _workspace("iybuf", (out.shape[1] * geo.length,), src.dtype)
     n = src.shape[0]
     for t in todo:
         n0 = t * per
         implicit.forward_images(src, n0, min(n, n0 + per), packed, True, starts, geo.offs, geo.grid,
-                                geo.tiling, out, pad, ybuf, *epi)  # fmt: skip
+                                geo.tiling, out, pad, ybuf, *epi, pool)  # fmt: skip
 
 
 def _implicit_grads(dy, x, w, x_shape, w_shape, stride, padding, dilation):

@@ -305,7 +305,7 @@ def _gemm_tile_rows(m, a, ao, ka, lda, k, pad, p0, vs, offs, ybuf, yo, ldy):
 
 @njit(cache=True, nogil=True)
 def forward_images(src, n0, n1, weight, packed, starts, offs, grid, tiling, out, pad, ybuf, relu,
-                   scale, shift, res):  # fmt: skip
+                   scale, shift, res, pool):  # fmt: skip
     """``out[n] = conv(src[n])`` for ``n0 <= n < n1`` (see the module docstring).
 
     Args:
@@ -328,10 +328,12 @@ def forward_images(src, n0, n1, weight, packed, starts, offs, grid, tiling, out,
         scale: per-output-channel factors (length 0: none).
         shift: per-output-channel offsets (with ``scale``).
         res: an ``out``-shaped array added before the ReLU (shape ``(0, 0, 0, 0)``: none).
+        pool: take the maximum of each 2x2 block (stride 2, no padding) as ``out`` is
+            written; ``out`` is then ``(N, OC, OH // 2, OW // 2)`` and ``res`` none.
 
-    The epilogue (graph mode fuses an inference BatchNorm, a residual add and a ReLU
-    into the convolution) is applied as ``out`` is written: ``out = relu?(y * scale +
-    shift + res)``.
+    The epilogue (graph mode fuses an inference BatchNorm, a residual add, a ReLU and a
+    2x2 max pooling into the convolution) is applied as ``out`` is written: ``out =
+    pool?(relu?(y * scale + shift + res))``. Each image's ``y`` stays in ``ybuf``.
     """
     k = offs.shape[0]
     tiles = starts.shape[0] - 1
@@ -348,12 +350,15 @@ def forward_images(src, n0, n1, weight, packed, starts, offs, grid, tiling, out,
                 m = starts[t + 1] - r0
                 _gemm_tile_rows(m, weight, r0 * k, m if packed else 1, 1 if packed else k, k,
                                 pad, so, vs, offs, ybuf, r0 * length + yo, length)  # fmt: skip
-        _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res)
+        if pool:
+            _epilogue_pool(ybuf, length, yrow, out, n, relu, scale, shift)
+        else:
+            _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res)
 
 
 @njit(cache=True, nogil=True)
 def forward_packing(src, wflat, k, starts, offs, grid, tiling, pad_size, out, work, relu, scale,
-                    shift, res):  # fmt: skip
+                    shift, res, pool):  # fmt: skip
     """:func:`forward_images` over the whole batch in one call (a small convolution).
 
     For small convolutions (a batch of one) the Python around the kernel cost as much as
@@ -368,12 +373,12 @@ def forward_packing(src, wflat, k, starts, offs, grid, tiling, pad_size, out, wo
     ybuf = work[b : b + m * tiling[0]]
     if src.shape[0] == 1:  # the tiles read the weight's rows where they are
         forward_images(src, 0, 1, wflat, False, starts, offs, grid, tiling, out, pad, ybuf, relu,
-                       scale, shift, res)  # fmt: skip
+                       scale, shift, res, pool)  # fmt: skip
         return
     packed = work[: m * k]
     _pack(wflat, k, starts, packed)
     forward_images(src, 0, src.shape[0], packed, True, starts, offs, grid, tiling, out, pad, ybuf,
-                   relu, scale, shift, res)  # fmt: skip
+                   relu, scale, shift, res, pool)  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -430,6 +435,38 @@ def _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res):
             else:
                 for q in range(uint64(ow)):
                     of[e + q] = ybuf[b + q]
+
+
+@njit(cache=True, nogil=True)
+def _epilogue_pool(ybuf, length, yrow, out, n, relu, scale, shift):
+    """``out[n] = maxpool2x2(relu?(ybuf's valid columns * scale + shift)))``.
+
+    ``out`` is ``(N, OC, OH // 2, OW // 2)``: an odd last row or column is dropped, as
+    max pooling without padding does. The maximum is taken after the affine step (a
+    negative scale reverses the order) and before the ReLU (the two commute).
+    """
+    oc = out.shape[1]
+    ph = out.shape[2]
+    pw = out.shape[3]
+    of = out.reshape(-1)
+    affine = scale.shape[0] > 0
+    two = uint64(2)
+    one = uint64(1)
+    down = uint64(yrow)  # (uint64 + int64 would be float64 in numba)
+    for o in range(oc):
+        sc = scale[o] if affine else 1.0
+        sh = shift[o] if affine else 0.0
+        for r in range(ph):
+            b = uint64(o * length + 2 * r * yrow)
+            e = uint64(((n * oc + o) * ph + r) * pw)
+            for q in range(uint64(pw)):
+                c = b + two * q
+                v0 = ybuf[c] * sc + sh
+                v1 = ybuf[c + one] * sc + sh
+                v2 = ybuf[c + down] * sc + sh
+                v3 = ybuf[c + down + one] * sc + sh
+                v = max(max(v0, v1), max(v2, v3))
+                of[e + q] = max(v, 0.0) if relu else v
 
 
 @njit(cache=True, nogil=True)

@@ -150,11 +150,12 @@ def _conv_check(x, w, stride, padding, dilation, groups):
     return check_conv2d(x, w, stride, padding, dilation, groups)
 
 
-def _conv_specialize(relu: bool | None, affine: bool = False):  # noqa: ANN202
+def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False):  # noqa: ANN202
     """``OpDef.specialize`` for the convolutions: a batch-1-sized one skips its plan lookup.
 
     ``relu=None`` reads the ``relu`` attribute. A non-contiguous operand at run time
-    (a view from a graph input) takes the general kernel.
+    (a view from a graph input) takes the general kernel. With ``pool`` (conv2d_maxpool)
+    the per-channel ``scale, shift`` are optional.
     """
 
     def specialize(shapes, dtypes, attrs):  # noqa: ANN001, ANN202
@@ -167,6 +168,15 @@ def _conv_specialize(relu: bool | None, affine: bool = False):  # noqa: ANN202
             return None
         fused = a["relu"] if relu is None else relu
         small_forward, small_conv = ck.small_forward, ck.small_conv
+        if pool:
+
+            def run_pool(x, w, *affine):  # noqa: ANN001, ANN002, ANN202
+                if x.flags.c_contiguous and w.flags.c_contiguous:
+                    scale, shift = affine if affine else (None, None)
+                    return small_forward(plan, x, w, fused, scale, shift, None, True)
+                return _conv_pool_npu(x, w, *affine, **a)
+
+            return run_pool
         if affine:
             general = _conv_affine_npu
 
@@ -257,6 +267,75 @@ register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, ch
                cost=_conv_affine_cost, examples=lambda rng: _conv_affine_examples(rng, residual=True),
                specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift + residual), the end of a residual block."))  # fmt: skip
+
+
+# -- convolution + 2x2 max pooling: graph mode fuses a LeNet-style pair ---------------------
+
+_POOL2 = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)}
+
+
+def _conv_pool_check(x, w, *affine, stride, padding, dilation, groups, relu):
+    attrs = _conv_check(x, w, stride, padding, dilation, groups) | {"relu": bool(relu)}
+    oh, ow = ck.conv2d_output_shape(x.shape, w.shape, stride, padding, dilation)[2:]
+    if oh < 2 or ow < 2:
+        from npukernel.errors import ShapeError
+
+        raise ShapeError(
+            f"For 'conv2d_maxpool', the convolution's output must be at least 2x2 to pool, "
+            f"but got {oh}x{ow}."
+        )
+    return attrs
+
+
+def _conv_pool_npu(x, w, *affine, stride, padding, dilation, groups, relu):
+    scale, shift = affine if affine else (None, None)
+    return ck.conv2d_forward(x, w, stride, padding, dilation, groups, relu, scale, shift,
+                             pool=True)[0]  # fmt: skip
+
+
+def _conv_pool_cpu(x, w, *affine, stride, padding, dilation, groups, relu):
+    y = conv2d_ref(x, w, stride, padding, dilation, groups).astype(np.float64)
+    if affine:
+        y = y * affine[0].reshape(1, -1, 1, 1) + affine[1].reshape(1, -1, 1, 1)
+    y = np.maximum(y, 0) if relu else y
+    return max_pool2d_ref(y, **_POOL2)[0].astype(x.dtype)
+
+
+def _conv_pool_examples(rng):
+    out = []
+    for (x, w), attrs in _conv_examples(rng):
+        if min(conv2d_ref(x, w, **attrs).shape[2:]) < 2:
+            continue
+        c = w.shape[0]
+        out.append(([x, w], attrs | {"relu": True}))
+        out.append(
+            ([x, w, rng.standard_normal(c), rng.standard_normal(c)], attrs | {"relu": False})
+        )
+    return out
+
+
+def _conv_pool_bad():
+    from npukernel.errors import ShapeError
+
+    base = {
+        "stride": (1, 1),
+        "padding": (0, 0, 0, 0),
+        "dilation": (1, 1),
+        "groups": 1,
+        "relu": True,
+    }
+    return [
+        ([np.ones((1, 1, 5, 5)), np.ones((2, 1, 5, 5))], base, ShapeError),  # 1x1: nothing to pool
+        ([np.ones((1, 28, 28)), np.ones((6, 1, 5, 5))], base, ShapeError),
+    ]
+
+
+register(OpDef("conv2d_maxpool", CONV, _conv_pool_npu, _conv_pool_cpu, check=_conv_pool_check,
+               cost=_conv_affine_cost, examples=_conv_pool_examples, bad=_conv_pool_bad,
+               specialize=_conv_specialize(None, affine=True, pool=True),
+               doc="max_pool2d(relu?(conv2d(x, w) [* scale + shift]), 2, 2): graph mode fuses "
+                   "a 2x2 max pooling into the convolution before it (LeNet-5), so the "
+                   "convolution's output never leaves the cache."))  # fmt: skip
 
 
 # -- pooling -------------------------------------------------------------------------------

@@ -117,8 +117,8 @@ def test_replay_skips_the_float16_wrapper_only_without_float16(rng, dtype):
     # costs 1-2 us a call); with float16 it must keep the wrapper and still match eager.
     w = npk.Parameter(T(rng.standard_normal((4, 3, 3, 3)), dtype), name="w")
 
-    def f(x):
-        return ops.max_pool2d(ops.relu(ops.conv2d(x, w, pad_mode="pad", padding=1)), 2, 2)
+    def f(x):  # (a 3x3 pooling: the convolution does not take it, as it takes a 2x2 one)
+        return ops.max_pool2d(ops.relu(ops.conv2d(x, w, pad_mode="pad", padding=1)), 3, 2)
 
     compiled = npk.jit(f)
     x = T(rng.standard_normal((2, 3, 6, 8)), dtype)
@@ -233,6 +233,78 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     # the folded scale and shift reach the convolutions flat: no reshape runs
     assert "reshape" not in names
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)  # replayed
+
+
+class _ConvPool(nn.Cell):
+    """conv (+ BatchNorm) (+ ReLU) + max pooling, the pooling's size a parameter."""
+
+    def __init__(self, bn, relu, pool, size):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, 3, pad_mode="pad", padding=1)
+        self.bn = nn.BatchNorm2d(5) if bn else None
+        self.relu = nn.ReLU() if relu else None
+        self.pool = nn.MaxPool2d(pool, pool)
+        self.size = size
+
+    def construct(self, x):
+        y = self.conv(x)
+        y = self.bn(y) if self.bn is not None else y
+        y = self.relu(y) if self.relu is not None else y
+        return self.pool(y)
+
+
+@pytest.mark.parametrize(
+    "bn, relu, size, batch",
+    [(False, True, 8, 3), (False, False, 7, 1), (True, True, 9, 2), (True, False, 6, 64)],
+)
+def test_inference_convolution_takes_its_2x2_max_pooling(rng, bn, relu, size, batch):
+    # odd sizes drop the last row and column, as the pooling does; batch 1 runs the
+    # specialised kernel, batch 64 the threaded one
+    npk.set_seed(2)
+    net = _ConvPool(bn, relu, 2, size)
+    if bn:  # a negative scale: the maximum must be taken after the affine step
+        net.bn.gamma.set_data(T(rng.standard_normal(5)))
+        net.bn.moving_mean.set_data(T(rng.standard_normal(5)))
+    net.set_train(False)
+    x = T(rng.standard_normal((batch, 3, size, size)))
+    with npk.no_grad():
+        want = net(x).asnumpy().copy()
+        compiled = npk.jit(net)
+        got = compiled(x).asnumpy()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+        assert got.shape == (batch, 5, size // 2, size // 2)
+        entry = npk.graph.compiled(compiled, x)
+        names = [n.name for n in entry.program.graph.nodes]
+        # (with a BatchNorm, one fused kernel computes its scale and shift)
+        assert [n for n in names if not n.startswith("fused:")] == ["conv2d_maxpool"]
+        assert entry.stats["conv_pool"] == 1
+        np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
+
+
+def test_convolution_keeps_a_pooling_it_cannot_take(rng):
+    x = T(rng.standard_normal((2, 3, 9, 9)))
+
+    def names(fn, *args):
+        return [n.name for n in compile_fn(fn, args, {}).program.graph.nodes]
+
+    with npk.no_grad():
+        net = _ConvPool(False, True, 3, 9).set_train(False)  # 3x3 pooling: not fused
+        assert names(net, x) == ["conv2d_relu", "max_pool2d_values"]
+        conv = nn.Conv2d(3, 5, 3, pad_mode="pad", padding=1)
+
+        # the convolution's output is read twice: it must be written
+        def both(x):
+            y = conv(x)
+            return ops.max_pool2d(y, 2, 2).sum() + y.sum()
+
+        got = names(both, x)
+        assert "conv2d_maxpool" not in got and "max_pool2d_values" in got
+    # a training step needs the convolution's output for the gradients
+    net = _ConvPool(False, True, 2, 8).set_train()
+    loss = nn.WithLossCell(net, lambda y, t: ((y - t) ** 2).mean())
+    step = nn.TrainOneStepCell(loss, nn.SGD(net.trainable_params(), 0.1))
+    got = names(step, T(rng.standard_normal((2, 3, 8, 8))), T(np.zeros((2, 5, 4, 4))))
+    assert "conv2d_maxpool" not in got and "conv2d_relu" in got
 
 
 @pytest.mark.parametrize("down", [False, True])

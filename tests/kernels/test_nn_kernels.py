@@ -264,6 +264,13 @@ def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride, batch
     dx_ref, dw_ref = conv_ref_backward(dy, x, w, *args)
     np.testing.assert_allclose(dx, dx_ref, **tol)
     np.testing.assert_allclose(dw, dw_ref, **tol)
+    # the 2x2 max pooling fused into the epilogue: exactly the pooling of the unpooled
+    # output (odd sizes drop the last row or column)
+    for relu, affine in ((True, ()), (False, epi)):
+        full, _ = conv.conv2d_forward(x, w, *args, relu, *affine)
+        pooled, _ = conv.conv2d_forward(x, w, *args, relu, *affine, pool=True)
+        assert pooled.shape == (batch, 7, oh // 2, ow // 2)
+        np.testing.assert_array_equal(pooled, pool.max_pool2d_values(full, (2, 2), (2, 2)))
 
 
 @pytest.mark.parametrize(
