@@ -10,7 +10,7 @@ import numpy as np
 
 from npukernel.dtypes import compute_dtype
 from npukernel.errors import DTypeError, ShapeError
-from npukernel.kernels import blas
+from npukernel.kernels import blas, lazy
 from npukernel.ops import functional as F
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import MATMUL, OpDef, register
@@ -139,12 +139,35 @@ def _dense_check(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> dict:
     return {}
 
 
+_dk = lazy("npukernel.kernels.dense")
+# Dense layers of at most this many multiply-adds (batch x in x out) run as one numba call
+# (kernels/dense.py): 2-4x faster than dot + add + maximum for LeNet-5's and the MLP's
+# batch-1 classifier layers (30k MACs and less); a batch-1 784x256 layer (200k) was equal
+# to OpenBLAS at best, up to 1.7x slower.
+_SMALL_MACS = 40_000
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _small(x2: np.ndarray, w: np.ndarray, b: tuple) -> bool:
+    """Whether :func:`kernels.dense.dense_small` takes this layer (a batch-1 classifier)."""
+    return (
+        x2.shape[0] * w.size <= _SMALL_MACS
+        and x2.dtype in _FLOATS
+        and x2.flags.c_contiguous
+        and w.flags.c_contiguous
+        and (not b or b[0].flags.c_contiguous)
+    )
+
+
 def _dense_npu(x: np.ndarray, w: np.ndarray, *b: np.ndarray, relu: bool = False) -> np.ndarray:
     cd = compute_dtype(x.dtype)
     if cd is not x.dtype:  # float16 multiplies in float32, as matmul does
         y = _dense_npu(x.astype(cd), w.astype(cd), *(a.astype(cd) for a in b), relu=relu)
         return y.astype(x.dtype)
     x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+    if _small(x2, w, b):  # one numba call instead of dot, add and maximum
+        y = _dk.dense_small(x2, w, b[0] if b else np.empty(0, x2.dtype), relu)
+        return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
     blas.threads_for(2 * x2.shape[0] * w.size)
     y = np.dot(x2, w.T)  # np.dot: 2-6 us less than np.matmul on batch-1 GEMVs
     if b:
@@ -152,6 +175,31 @@ def _dense_npu(x: np.ndarray, w: np.ndarray, *b: np.ndarray, relu: bool = False)
     if relu:
         np.maximum(y, 0, out=y)
     return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
+
+
+def _dense_specialize(relu: bool):  # noqa: ANN202
+    """``OpDef.specialize`` for dense: a small 2-D float layer binds :func:`dense_small`.
+
+    Graph mode asks once, at compile time; the kernel still falls back to the general
+    one for operands that are not C-contiguous at run time.
+    """
+
+    def specialize(shapes, dtypes, attrs):  # noqa: ANN001, ANN202
+        x, w = shapes[0], shapes[1]
+        if len(x) != 2 or len(w) != 2 or x[0] * w[0] * w[1] > _SMALL_MACS:
+            return None
+        if dtypes[0] not in ("float32", "float64") or any(d != dtypes[0] for d in dtypes):
+            return None
+        small = _dk.dense_small
+
+        def run(x, w, *b):  # noqa: ANN001, ANN002, ANN202
+            if x.flags.c_contiguous and w.flags.c_contiguous:
+                return small(x, w, b[0] if b else np.empty(0, x.dtype), relu)
+            return _dense_npu(x, w, *b, relu=relu)
+
+        return run
+
+    return specialize
 
 
 def _dense_cpu(x: np.ndarray, w: np.ndarray, *b: np.ndarray) -> np.ndarray:
@@ -216,6 +264,16 @@ def _dense_examples(rng: np.random.Generator) -> list:
         ([rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 4))], {}),  # no bias, 3-D
         ([rng.standard_normal((4,)), rng.standard_normal((3, 4)), rng.standard_normal(3)], {}),
         ([rng.standard_normal((0, 4)), rng.standard_normal((2, 4)), rng.standard_normal(2)], {}),
+        # past _SMALL_MACS: BLAS, not the one-call kernel
+        (
+            [
+                rng.standard_normal((3, 120)),
+                rng.standard_normal((130, 120)),
+                rng.standard_normal(130),
+            ],
+            {},
+        ),  # fmt: skip
+        ([rng.standard_normal((3, 120)).T[:50].T, rng.standard_normal((4, 50))], {}),  # strided
     ]
 
 
@@ -232,6 +290,7 @@ DENSE_BACKWARD = register(OpDef("dense_backward", MATMUL, _dense_back_npu, _dens
                                 doc="Gradients of dense (dx, dw, db)."))  # fmt: skip
 register(OpDef("dense", MATMUL, _dense_npu, _dense_cpu, check=_dense_check, grad=_dense_grad,
                cost=_dense_cost, examples=_dense_examples, bad=_dense_bad,
+               specialize=_dense_specialize(False),
                doc="input @ weight.T + bias in one launch (mindspore.ops.dense)."))  # fmt: skip
 
 
@@ -252,5 +311,5 @@ def _dense_relu_grad(n, dy):
 
 register(OpDef("dense_relu", MATMUL, _dense_relu_npu, _dense_relu_cpu, check=_dense_check,
                grad=_dense_relu_grad, cost=_dense_cost, examples=_dense_examples,
-               bad=_dense_bad, doc="relu(dense(x, w, b)) in one launch; graph mode fuses the "
+               bad=_dense_bad, specialize=_dense_specialize(True), doc="relu(dense(x, w, b)) in one launch; graph mode fuses the "
                "pair into it."))  # fmt: skip

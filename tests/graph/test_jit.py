@@ -169,6 +169,29 @@ def test_small_convolutions_are_specialised_when_compiled(rng, batch):
                                    atol=1e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("batch", [1, 64])
+def test_small_dense_layers_are_specialised_when_compiled(rng, batch):
+    # LeNet-5's classifier: at batch 1 each layer is small enough for the one-call kernel
+    # (kernels/dense.py), bound when the graph compiles; at batch 64 none is.
+    # A non-contiguous input takes the general kernel. Results match eager either way.
+    npk.set_seed(5)
+    net = nn.SequentialCell([nn.Dense(256, 120), nn.ReLU(), nn.Dense(120, 84), nn.ReLU(),
+                             nn.Dense(84, 10)]).set_train(False)  # fmt: skip
+    compiled = npk.jit(net)
+    x = T(rng.standard_normal((batch, 256)))
+    with npk.no_grad():
+        np.testing.assert_allclose(compiled(x).asnumpy(), net(x).asnumpy(), rtol=1e-5, atol=1e-5)
+        program = npk.graph.compiled(compiled, x).program
+        names = [n.name for n in program.graph.nodes]
+        assert names == ["dense_relu", "dense_relu", "dense"]
+        special = ["_dense_specialize" in program.ns[f"k{j}"].__qualname__ for j in range(3)]
+        assert special == [batch == 1] * 3
+        view = T(rng.standard_normal((batch, 512)))[:, ::2]
+        assert not view.asnumpy().flags.c_contiguous
+        np.testing.assert_allclose(compiled(view).asnumpy(), net(view).asnumpy(), rtol=1e-5,
+                                   atol=1e-5)  # fmt: skip
+
+
 def test_dense_and_relu_fuse_in_training_and_inference(rng):
     # nn.Dense + ReLU -> dense_relu; training gradients match eager, and so does inference
     npk.set_seed(3)

@@ -1,0 +1,60 @@
+"""A small dense layer in one call: ``relu?(x @ w.T + b)``.
+
+For a batch-1 layer of a few thousand weights, the arithmetic takes well under a
+microsecond and the calls around it take the time: BLAS's ``dot``, then ``y += b`` and
+``np.maximum(y, 0, out=y)`` cost 6-8 us together on LeNet-5's classifier layers, of
+which the product is 1.6-4 us. :func:`dense_small` does the three in one numba call
+(dot products of the rows, vectorised with ``fastmath``); the dense operator runs it for
+layers of up to ``ops/linalg.py``'s ``_SMALL_MACS`` multiply-adds. Larger layers stay on
+BLAS, which streams a large weight better (784x256 at batch 1: this loop took up to 1.7x
+OpenBLAS's time).
+
+Example:
+    >>> import numpy as np
+    >>> x = np.ones((1, 3), np.float32); w = np.ones((2, 3), np.float32)
+    >>> dense_small(x, w, np.array([1.0, -5.0], np.float32), True).tolist()
+    [[4.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["dense_small"]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _dense_rows(x, w, b, relu, y):
+    m, k = x.shape
+    n = w.shape[0]
+    has_bias = b.shape[0] > 0
+    zero = x.dtype.type(0)  # sums in the array's own type: a float32 row vectorises 8 wide
+    for i in range(m):
+        xi = x[i]
+        for j in range(n):
+            wj = w[j]
+            acc = zero
+            for q in range(k):
+                acc += xi[q] * wj[q]
+            if has_bias:
+                acc += b[j]
+            y[i, j] = max(acc, zero) if relu else acc
+
+
+def dense_small(x: np.ndarray, w: np.ndarray, b: np.ndarray, relu: bool) -> np.ndarray:
+    """``relu?(x @ w.T + b)`` for C-contiguous 2-D ``x`` ``(M, K)`` and ``w`` ``(N, K)``.
+
+    Args:
+        x: Inputs, float32 or float64, C-contiguous.
+        w: Weight of the same dtype, C-contiguous.
+        b: Bias ``(N,)``, or an empty array for none.
+        relu: Apply a ReLU.
+
+    Returns:
+        A new ``(M, N)`` array. The sums run in a different order from BLAS's (results
+        agree to rounding).
+    """
+    y = np.empty((x.shape[0], w.shape[0]), x.dtype)
+    _dense_rows(x, w, b, relu, y)
+    return y
