@@ -965,10 +965,13 @@ def _im2col_forward_part(x, w3, y, g, nb, keep, p, todo):
 
 
 # Work per task of the implicit kernels, in FLOPs: the batch is shared out in tasks of
-# about this much (one Python call of ~5 us each, ~150 us of work), and a convolution
-# smaller than two tasks runs on the calling thread alone: waking a pool thread and the
-# per-task calls took LeNet-5's first layer (13 MFLOP) from 0.24 ms to 0.49 ms.
-_IMPLICIT_TASK_FLOPS = 8_000_000
+# about this much (one Python call of ~5 us each, ~75 us of work), and a convolution
+# smaller than two tasks runs on the calling thread alone. At 8 MFLOP LeNet-5's first
+# layer (11 MFLOP at batch 64) ran on one thread; at 4 MFLOP it takes two tasks, and
+# LeNet-5's batch-64 inference ran 1.08-1.11x faster (training 1.00-1.03x), two graphs
+# alternating in one process. (On an earlier day, a pool thread had taken that layer
+# from 0.24 to 0.49 ms; the two vCPUs do not always behave as two cores.)
+_IMPLICIT_TASK_FLOPS = 4_000_000
 
 # The weight gradient runs its tiles over blocks of images whose padded planes and
 # output gradients fit in this much (a core's L2 on the Zen machine is 512 KB).
