@@ -189,12 +189,19 @@ def _mod() -> ModuleType:
     return _MOD[0]
 
 
+def row_kernel(kind: str, parallel: bool = False):  # noqa: ANN201
+    """The compiled ``kind_rows_serial(x, out)`` (or ``_parallel``) kernel :func:`rows` calls.
+
+    Graph mode binds it once per node instead of looking it up per call.
+    """
+    return getattr(_mod(), f"{kind}_rows_{'parallel' if parallel else 'serial'}")
+
+
 def rows(kind: str, x: np.ndarray, out_dtype: np.dtype) -> np.ndarray:
     """Reduce each row of a 2-D contiguous ``x`` (M, K) with ``kind``; K must be > 0."""
     out = np.empty(x.shape[0], out_dtype)
     if out.size:
-        variant = "parallel" if x.size >= PARALLEL_MIN_SIZE and x.shape[0] > 1 else "serial"
-        getattr(_mod(), f"{kind}_rows_{variant}")(x, out)
+        row_kernel(kind, x.size >= PARALLEL_MIN_SIZE and x.shape[0] > 1)(x, out)
     return out
 
 

@@ -198,10 +198,54 @@ def _np_ref(fn: Callable) -> Callable:
     return kernel
 
 
+_FLOATS = ("float32", "float64")
+
+
+def _sum_specialize(scale: bool = False) -> Callable:
+    """``OpDef.specialize`` for sum and mean over trailing axes (a loss, a global pool).
+
+    Graph mode binds the row kernel, the output shape and the mean's factor once, so a
+    call is one allocation, one numba call and the scaling: right after a convolution,
+    where every Python step runs cold, ResNet-20's global mean took 30-60 us through the
+    general kernel (7-12 us in a loop). The result is the general kernel's, bit for bit;
+    a non-contiguous input takes the general kernel.
+    """
+
+    def specialize(shapes: list, dtypes: list, attrs: dict) -> Callable | None:
+        shape, axis, keepdims = tuple(shapes[0]), attrs["axis"], attrs["keepdims"]
+        nd, k = len(shape), len(axis)
+        if dtypes[0] not in _FLOATS or not axis or axis != tuple(range(nd - k, nd)):
+            return None
+        red = int(np.prod(shape[nd - k :]))
+        keep = int(np.prod(shape[: nd - k]))
+        if red == 0 or keep == 0 or (keep > 1 and keep * red >= rk.PARALLEL_MIN_SIZE):
+            return None  # the general kernel: an empty reduction, or a parallel one
+        dt = np.dtype(dtypes[0])
+        rows = rk.row_kernel("sum")
+        out_shape = _out_shape(shape, axis, keepdims)
+        factor = dt.type(1.0 / red)
+        general = _npu("sum", True, scale)
+
+        def run(x: np.ndarray) -> np.ndarray:
+            if not x.flags.c_contiguous:
+                return general(x, axis, keepdims)
+            out = np.empty(keep, dt)
+            rows(x.reshape(keep, red), out)
+            if scale:
+                out *= factor
+            return out.reshape(out_shape)
+
+        return run
+
+    return specialize
+
+
 register(OpDef("sum", REDUCE, _npu("sum", True), _np_ref(np.sum), check=_check("sum", numeric=False),
-               grad=_sum_grad, examples=_examples, bad=_bad, doc="Sum over axes."))  # fmt: skip
+               grad=_sum_grad, examples=_examples, bad=_bad, specialize=_sum_specialize(),
+               doc="Sum over axes."))  # fmt: skip
 register(OpDef("mean", REDUCE, _npu("sum", True, scale=True), _np_ref(np.mean), check=_check("mean"),
-               grad=_mean_grad, examples=_examples, bad=_bad, doc="Mean over axes."))  # fmt: skip
+               grad=_mean_grad, examples=_examples, bad=_bad, specialize=_sum_specialize(True),
+               doc="Mean over axes."))  # fmt: skip
 register(OpDef("amax", REDUCE, _npu("max", True), _np_ref(np.max), check=_check("amax", nonempty=True),
                grad=_minmax_grad, examples=lambda r: _examples(r, False), bad=_bad,
                doc="Maximum over axes."))  # fmt: skip

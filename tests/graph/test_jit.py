@@ -192,6 +192,30 @@ def test_small_dense_layers_are_specialised_when_compiled(rng, batch):
                                    atol=1e-5)  # fmt: skip
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_trailing_sums_and_means_are_specialised_and_exact(rng, dtype):
+    # a global average pool and a loss mean bind the row kernel when compiled; the result
+    # is the general kernel's bit for bit; leading axes and a non-contiguous input take
+    # the general kernel
+    def f(x):
+        return ops.mean(x, (2, 3), True), ops.sum(x, (1, 2, 3)), ops.mean(x, 0), x.mean()
+
+    x = T(rng.standard_normal((3, 4, 5, 6)), dtype)
+    compiled = npk.jit(f)
+    for got, want in zip(compiled(x), f(x)):
+        np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
+        assert got.shape == want.shape and got.dtype == want.dtype
+    program = npk.graph.compiled(compiled, x).program
+    special = [
+        "_sum_specialize" in program.ns[f"k{j}"].__qualname__
+        for j in range(len(program.graph.nodes))
+    ]
+    assert special == [True, True, False, True]
+    view = T(rng.standard_normal((3, 4, 5, 12)), dtype)[:, :, :, ::2]
+    for got, want in zip(compiled(view), f(view)):
+        np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
+
+
 def test_dense_and_relu_fuse_in_training_and_inference(rng):
     # nn.Dense + ReLU -> dense_relu; training gradients match eager, and so does inference
     npk.set_seed(3)
