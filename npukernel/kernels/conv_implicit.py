@@ -443,30 +443,33 @@ def _epilogue_pool(ybuf, length, yrow, out, n, relu, scale, shift):
 
     ``out`` is ``(N, OC, OH // 2, OW // 2)``: an odd last row or column is dropped, as
     max pooling without padding does. The maximum is taken after the affine step (a
-    negative scale reverses the order) and before the ReLU (the two commute).
+    negative scale reverses the order) and before the ReLU (the two commute). Each pair
+    of rows is first reduced to one row in ``pair`` (a loop that vectorises), then its
+    neighbouring columns.
     """
     oc = out.shape[1]
     ph = out.shape[2]
     pw = out.shape[3]
     of = out.reshape(-1)
     affine = scale.shape[0] > 0
-    two = uint64(2)
-    one = uint64(1)
     down = uint64(yrow)  # (uint64 + int64 would be float64 in numba)
+    w2 = uint64(2 * pw)
+    pair = np.empty(2 * pw, ybuf.dtype)
     for o in range(oc):
         sc = scale[o] if affine else 1.0
         sh = shift[o] if affine else 0.0
         for r in range(ph):
             b = uint64(o * length + 2 * r * yrow)
             e = uint64(((n * oc + o) * ph + r) * pw)
-            for q in range(uint64(pw)):
-                c = b + two * q
-                v0 = ybuf[c] * sc + sh
-                v1 = ybuf[c + one] * sc + sh
-                v2 = ybuf[c + down] * sc + sh
-                v3 = ybuf[c + down + one] * sc + sh
-                v = max(max(v0, v1), max(v2, v3))
-                of[e + q] = max(v, 0.0) if relu else v
+            if affine:
+                for q in range(w2):
+                    pair[q] = max(ybuf[b + q] * sc + sh, ybuf[b + down + q] * sc + sh)
+            else:
+                for q in range(w2):
+                    pair[q] = max(ybuf[b + q], ybuf[b + down + q])
+            for q in range(pw):
+                v = max(pair[2 * q], pair[2 * q + 1])
+                of[e + uint64(q)] = max(v, 0.0) if relu else v
 
 
 @njit(cache=True, nogil=True)
