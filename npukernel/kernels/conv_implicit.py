@@ -415,23 +415,25 @@ def _epilogue(ybuf, length, yrow, out, n, relu, scale, shift, res):
     affine = scale.shape[0] > 0
     has_res = res.shape[0] > 0
     rf = res.reshape(-1)
+    zero = ybuf.dtype.type(0)  # constants of the array's type: float32 work stays float32
+    one = ybuf.dtype.type(1)  # (1.0 made it float64: the affine loops ran 1.1-1.4x slower)
     for o in range(oc):
-        sc = scale[o] if affine else 1.0
-        sh = shift[o] if affine else 0.0
+        sc = scale[o] if affine else one
+        sh = shift[o] if affine else zero
         for r in range(oh):
             b = uint64(o * length + r * yrow)
             e = uint64(((n * oc + o) * oh + r) * ow)
             if has_res:
                 for q in range(uint64(ow)):
                     v = ybuf[b + q] * sc + sh + rf[e + q]
-                    of[e + q] = max(v, 0.0) if relu else v
+                    of[e + q] = max(v, zero) if relu else v
             elif affine:
                 for q in range(uint64(ow)):
                     v = ybuf[b + q] * sc + sh
-                    of[e + q] = max(v, 0.0) if relu else v
+                    of[e + q] = max(v, zero) if relu else v
             elif relu:
                 for q in range(uint64(ow)):
-                    of[e + q] = max(ybuf[b + q], 0.0)
+                    of[e + q] = max(ybuf[b + q], zero)
             else:
                 for q in range(uint64(ow)):
                     of[e + q] = ybuf[b + q]
@@ -455,9 +457,11 @@ def _epilogue_pool(ybuf, length, yrow, out, n, relu, scale, shift):
     down = uint64(yrow)  # (uint64 + int64 would be float64 in numba)
     w2 = uint64(2 * pw)
     pair = np.empty(2 * pw, ybuf.dtype)
+    zero = ybuf.dtype.type(0)  # (as in _epilogue: the same arithmetic, so the same bits)
+    one = ybuf.dtype.type(1)
     for o in range(oc):
-        sc = scale[o] if affine else 1.0
-        sh = shift[o] if affine else 0.0
+        sc = scale[o] if affine else one
+        sh = shift[o] if affine else zero
         for r in range(ph):
             b = uint64(o * length + 2 * r * yrow)
             e = uint64(((n * oc + o) * ph + r) * pw)
@@ -469,7 +473,7 @@ def _epilogue_pool(ybuf, length, yrow, out, n, relu, scale, shift):
                     pair[q] = max(ybuf[b + q], ybuf[b + down + q])
             for q in range(pw):
                 v = max(pair[2 * q], pair[2 * q + 1])
-                of[e + uint64(q)] = max(v, 0.0) if relu else v
+                of[e + uint64(q)] = max(v, zero) if relu else v
 
 
 @njit(cache=True, nogil=True)
