@@ -186,6 +186,17 @@ def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
     np.testing.assert_allclose(dw, dw_ref, atol=1e-12)
 
 
+def test_implicit_tasks_split_a_mid_sized_convolution(monkeypatch):
+    # (images per task, tasks, threads): LeNet-5's first layer at batch 64 (11 MFLOP)
+    # rounds to one 8-MFLOP task but is split in two; a small one and a single image
+    # stay on the calling thread; a large one gets tasks of ~8 MFLOP in whole rounds
+    monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, 2))
+    assert conv._implicit_tasks(64, 2 * 6 * 25 * 576) == (32, 2, 2)
+    assert conv._implicit_tasks(8, 2 * 6 * 25 * 576) == (8, 1, 1)
+    assert conv._implicit_tasks(1, 10**9) == (1, 1, 1)
+    assert conv._implicit_tasks(64, 2 * 16 * 144 * 1024) == (2, 32, 2)
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("oc", [13, 16])
