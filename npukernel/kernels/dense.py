@@ -4,7 +4,7 @@ For a batch-1 layer of a few thousand weights, the arithmetic takes well under a
 microsecond and the calls around it take the time: BLAS's ``dot``, then ``y += b`` and
 ``np.maximum(y, 0, out=y)`` cost 6-8 us together on LeNet-5's classifier layers, of
 which the product is 1.6-4 us. :func:`dense_small` does the three in one numba call
-(dot products of the rows, vectorised with ``fastmath``); the dense operator runs it for
+(dot products of the rows, vectorised by letting LLVM reassociate the sums); the dense operator runs it for
 layers of up to ``ops/linalg.py``'s ``_SMALL_MACS`` multiply-adds. Larger layers stay on
 BLAS, which streams a large weight better (784x256 at batch 1: this loop took up to 1.7x
 OpenBLAS's time).
@@ -24,7 +24,12 @@ from numba import njit
 __all__ = ["dense_small"]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+# Reassociation lets the dot products vectorise; without "nnan"/"ninf" a NaN or an
+# infinity still comes out as BLAS gives it (a diverging loss must stay visible).
+_FM = {"reassoc", "nsz", "contract"}
+
+
+@njit(cache=True, nogil=True, fastmath=_FM)
 def _dense_rows(x, w, b, relu, y):
     m, k = x.shape
     n = w.shape[0]

@@ -724,3 +724,20 @@ def test_cross_entropy_serial_and_parallel_paths_agree_with_numpy(rows):
     dense, _ = sm.softmax_cross_entropy_forward(x, np.eye(512, dtype=np.float32)[labels], False)
     np.testing.assert_allclose(dense, ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(sm.softmax_forward(x), probs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("relu", [False, True])
+def test_small_dense_keeps_nan_and_inf_as_blas_does(relu):
+    # the one-call kernel reassociates its sums but must not assume finite values: a
+    # diverging loss has to stay visible, as it is through BLAS
+    from npukernel.kernels.dense import dense_small
+
+    x = np.array([[np.nan, 1.0, 2.0], [np.inf, 1.0, 2.0], [1.0, 2.0, 3.0]], np.float32)
+    w = np.array([[1.0, 1.0, 1.0], [0.5, -1.0, 2.0]], np.float32)
+    b = np.array([0.25, -4.0], np.float32)
+    with np.errstate(invalid="ignore"):
+        want = x @ w.T + b
+        want = np.maximum(want, 0) if relu else want
+    got = dense_small(x, w, b, relu)
+    np.testing.assert_allclose(got, want, rtol=1e-6)  # NaN where NaN, inf where inf
+    assert np.isnan(got[0]).all() and np.isinf(got[1]).all()
