@@ -4,13 +4,11 @@ So they stay true. (Device, graph, nn and train have their own lists:
 tests/{device,graph,nn}/test_docstring_examples.py and tests/train/test_docstrings.py.)
 """
 
-import doctest
-import importlib
-
 import pytest
 
 import npukernel as npk
 from npukernel.kernels import simd
+from tests.doctests import run_examples
 
 MODULES = [
     "npukernel", "npukernel.autograd", "npukernel.cli", "npukernel.context", "npukernel.dtypes",
@@ -39,6 +37,5 @@ MODULES = [
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     npk.set_seed(0)
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    result = run_examples(name)
     assert result.attempted > 0 and result.failed == 0

@@ -46,6 +46,7 @@ from numba import njit, uint64
 
 from npukernel.kernels import blas, simd
 from npukernel.kernels import conv_implicit as implicit
+from npukernel.kernels.pool import max_pool2d_values
 
 __all__ = [
     "conv2d_algo",
@@ -755,8 +756,6 @@ def conv2d_forward(
         if relu:
             np.maximum(y, 0, out=y)
         if pool:
-            from npukernel.kernels.pool import max_pool2d_values
-
             y = max_pool2d_values(y, (2, 2), (2, 2))
     return y, ctx
 
@@ -967,16 +966,14 @@ def _im2col_forward_part(x, w3, y, g, nb, keep, p, todo):
 # Work per task of the implicit kernels, in FLOPs: the batch is shared out in tasks of
 # about this much (one Python call of ~5 us each, ~150 us of work). Tasks of 4 MFLOP made
 # a ResNet-20 training step 0.91x as fast (twice the calls; two graphs alternating in
-# one process).
-_IMPLICIT_TASK_FLOPS = 8_000_000
-
-# A convolution of at least this many FLOPs over two or more images takes at least two
-# tasks, so both threads work on it. LeNet-5's first layer (11 MFLOP at batch 64) was
-# one task of 8 MFLOP's rounding and ran on one thread; on two, LeNet-5's batch-64
+# one process). A convolution of at least one task's work over two or more images takes
+# at least two tasks, so both threads work on it: LeNet-5's first layer (11 MFLOP at
+# batch 64) used to round to one task and run on one thread; on two, LeNet-5's batch-64
 # inference ran 1.08-1.11x faster, training 1.00-1.03x. (On an earlier day a pool thread
 # had taken that layer from 0.24 to 0.49 ms; the two vCPUs do not always behave as two
 # cores.) Smaller ones stay on the calling thread: waking a pool thread costs more.
-_IMPLICIT_SPLIT_FLOPS = 8_000_000
+_IMPLICIT_TASK_FLOPS = 8_000_000
+
 
 # The weight gradient runs its tiles over blocks of images whose padded planes and
 # output gradients fit in this much (a core's L2 on the Zen machine is 512 KB).
@@ -996,7 +993,7 @@ def _implicit_tasks(n: int, flops_per_image: int) -> tuple[int, int, int]:
     """``(images per task, tasks, threads)`` for the implicit kernels on ``n`` images."""
     flops = n * flops_per_image
     tasks = max(1, min(n, round(flops / _IMPLICIT_TASK_FLOPS)))
-    if tasks < 2 <= n and flops >= _IMPLICIT_SPLIT_FLOPS:
+    if tasks < 2 <= n and flops >= _IMPLICIT_TASK_FLOPS:
         tasks = 2
     if tasks < 2:
         return n, 1, 1

@@ -1,9 +1,8 @@
 """The examples in the device layer's docstrings are run, so they stay true."""
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.doctests import run_examples
 
 MODULES = [
     "npukernel.device",
@@ -19,6 +18,5 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name, clean_devices):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    result = run_examples(name)
     assert result.failed == 0

@@ -1,9 +1,8 @@
 """The examples in graph mode's docstrings are run, so they stay true."""
 
-import doctest
-import importlib
-
 import pytest
+
+from tests.doctests import run_examples
 
 MODULES = [
     "npukernel.tracing",
@@ -21,6 +20,5 @@ MODULES = [
 
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    result = run_examples(name)
     assert result.attempted > 0 and result.failed == 0

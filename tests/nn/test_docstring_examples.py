@@ -1,11 +1,9 @@
 """The examples in npukernel.nn's and npukernel.common's docstrings are run, so they stay true."""
 
-import doctest
-import importlib
-
 import pytest
 
 import npukernel as npk
+from tests.doctests import run_examples
 
 MODULES = [
     "npukernel.common.initializer", "npukernel.common.parameter", "npukernel.nn",
@@ -21,6 +19,5 @@ MODULES = [
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     npk.set_seed(0)
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    result = run_examples(name)
     assert result.failed == 0

@@ -1,12 +1,12 @@
 """The examples in the docstrings of npukernel.train and npukernel.serialization run."""
 
 import doctest
-import importlib
 import pkgutil
 
 import pytest
 
 import npukernel.train
+from tests.doctests import run_examples
 
 
 def _modules():
@@ -19,6 +19,5 @@ def _modules():
 @pytest.mark.parametrize("name", _modules())
 def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    module = importlib.import_module(name)
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = run_examples(name, doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
