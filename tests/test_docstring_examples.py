@@ -14,7 +14,7 @@ MODULES = [
     "npukernel", "npukernel.autograd", "npukernel.cli", "npukernel.context", "npukernel.dtypes",
     "npukernel.errors", "npukernel.random", "npukernel.serialization", "npukernel.tensor",
     "npukernel.device.host_allocator",
-    "npukernel.kernels.blas", "npukernel.kernels.conv", "npukernel.kernels.conv_implicit",
+    "npukernel.kernels", "npukernel.kernels.blas", "npukernel.kernels.conv", "npukernel.kernels.conv_implicit",
     "npukernel.kernels.dense",
     "npukernel.kernels.pool",
     # the SIMD tiles have no Python body: their example needs the JIT

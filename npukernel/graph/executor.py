@@ -64,13 +64,13 @@ class Program:
         self.plan = plan
         self.flops, self.bytes_moved, self.costs = _costs(graph, arrays)
         self.ns: dict[str, Any] = {"np": np, "_empty": np.empty, "_seed": next_seed}
-        self.buffers = [np.empty(shape, dt) for shape, dt in plan.buffers]
-        for b, arr in enumerate(self.buffers):
-            self.ns[f"B{b}"], self.ns[f"F{b}"] = arr, arr.reshape(-1)
         self.source, self.lines = self._generate(timed=False)
         self.timed_source, self.timed_lines = "", []  # made when a profiler first needs it
-        self._fn: Callable | None = None
-        self._timed: Callable | None = None
+        # Idle replays, each with its own pooled buffers: a run takes one (or makes one,
+        # when other threads hold them all) and gives it back, so threads sharing a net
+        # never write into each other's buffers. list.pop/append are atomic.
+        self._idle: list[Callable] = []
+        self._idle_timed: list[Callable] = []
         self.device = next((n.device for n in graph.nodes if n.device is not None), None)
 
     # -- code generation ---------------------------------------------------------------
@@ -188,6 +188,9 @@ class Program:
         src = self.timed_source if timed else self.source
         code = compile(src, f"<graph {self.graph.name}{' timed' if timed else ''}>", "exec")
         scope = dict(self.ns)
+        for b, (shape, dt) in enumerate(self.plan.buffers):
+            arr = np.empty(shape, dt)
+            scope[f"B{b}"], scope[f"F{b}"] = arr, arr.reshape(-1)
         if timed:
             scope["_clock"] = perf_counter
             scope["_rec"] = self._record_node
@@ -206,13 +209,11 @@ class Program:
     def run(self, arrays: list[np.ndarray]) -> tuple:
         """Run once on input arrays; return output arrays."""
         timed = bool(_core._SINKS)
-        fn = self._timed if timed else self._fn
-        if fn is None:
+        idle = self._idle_timed if timed else self._idle
+        try:
+            fn = idle.pop()
+        except IndexError:  # the first run, or every replay is busy in another thread
             fn = self._compile(timed)
-            if timed:
-                self._timed = fn
-            else:
-                self._fn = fn
         t0 = perf_counter()
         try:
             outs = fn(*arrays)
@@ -220,6 +221,8 @@ class Program:
             raise
         except Exception as exc:
             raise self._kernel_error(exc, timed) from exc
+        finally:
+            idle.append(fn)
         if not timed and self.device is not None:
             self.device.record_launch(f"graph:{self.graph.name}", (), "float32", self.flops,
                                       self.bytes_moved, "cube", perf_counter() - t0)  # fmt: skip

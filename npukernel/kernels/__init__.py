@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import threading
 from types import ModuleType
 
 # numba's OpenMP workers spin after each parallel region by default, stealing one of the
@@ -18,18 +19,63 @@ from types import ModuleType
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
+class _LazyModule(ModuleType):
+    """A module whose code runs on its first attribute access, once, whichever thread asks.
+
+    ``importlib.util.LazyLoader`` (Python 3.11) is not thread-safe: a second thread that
+    touches the module while the first is still running its code sees a half-filled
+    module (``AttributeError: ... has no attribute 'dense_small'``, seen when two threads
+    ran their first inference at once). Here the first access runs the module's code under
+    a lock, the others wait for it, and the module then turns into a plain one, so later
+    accesses cost nothing extra.
+    """
+
+    def __getattribute__(self, attr: str):  # noqa: ANN204
+        d = object.__getattribute__(self, "__dict__")
+        with d["_npk_lock"]:
+            if type(self) is _LazyModule:
+                if not d.get("_npk_loading"):  # else: an import cycle in this thread
+                    d["_npk_loading"] = True
+                    try:
+                        d["__spec__"].loader.exec_module(self)
+                        object.__setattr__(self, "__class__", ModuleType)
+                    finally:
+                        d.pop("_npk_loading", None)
+        return object.__getattribute__(self, attr)
+
+    def __setattr__(self, attr: str, value: object) -> None:
+        self.__getattribute__("__name__")  # load first, so the code cannot overwrite it
+        object.__setattr__(self, attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        self.__getattribute__("__name__")
+        object.__delattr__(self, attr)
+
+
+_LOAD_LOCK = threading.Lock()  # guards sys.modules while a lazy module is made
+
+
 def lazy(name: str) -> ModuleType:
-    """Import module ``name`` on first attribute access (``importlib.util.LazyLoader``)."""
+    """Import module ``name`` on first attribute access (thread-safe).
+
+    Example:
+        >>> json = lazy("json")
+        >>> json.dumps([1])
+        '[1]'
+    """
     module = sys.modules.get(name)
     if module is not None:
         return module
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.loader is not None
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
+    with _LOAD_LOCK:
+        module = sys.modules.get(name)
+        if module is not None:
+            return module
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        module.__dict__["_npk_lock"] = threading.RLock()  # one per module: loads run apart
+        object.__setattr__(module, "__class__", _LazyModule)
+        sys.modules[name] = module
     return module
 
 
