@@ -58,6 +58,7 @@ class Compiled:
     ir_before: str = ""
     param_meta: list = field(default_factory=list)
     param_arrays: list = field(default_factory=list)
+    one_tensor: bool = False  # the result is one computed Tensor (set by jit)
 
 
 def compile_fn(fn: Callable, args: tuple, kwargs: dict, name: str | None = None,

@@ -34,7 +34,7 @@ from npukernel import autograd, tracing
 from npukernel.errors import GraphError
 from npukernel.graph.compiler import Compiled, compile_fn
 from npukernel.graph.ir import CONST, PARAM
-from npukernel.graph.tracer import flatten, unflatten
+from npukernel.graph.tracer import _Leaf, flatten, unflatten
 from npukernel.tensor import Tensor
 
 _state = {"phase": 0, "last_compile_s": 0.0}
@@ -150,20 +150,33 @@ class JitFunction:
         params = entry.program.graph.params
         entry.param_meta = [(v.param, v.shape, np.dtype(v.dtype)) for v in params]
         entry.param_arrays = [v.param._data for v in params]
+        outs = entry.program.graph.outputs
+        entry.one_tensor = (
+            len(outs) == 1
+            and outs[0].kind not in (PARAM, CONST)
+            and dev is not None
+            and isinstance(entry.program.graph.out_tree, _Leaf)
+        )
         result = entry.result
         entry.result = None  # do not keep the first run's tensors alive
         return result
 
 
 def _fast_key(args: tuple, kwargs: dict) -> Any:
-    """The signature of an all-Tensor positional call (None for any other call)."""
-    if kwargs or not all(type(a) is Tensor for a in args):
+    """The signature of an all-Tensor positional call (None for any other call).
+
+    Keyed by the dtype and device objects themselves (``dtype.str`` and ``device.name``
+    built or looked up strings on every call); it only has to agree with itself.
+    """
+    if kwargs:
         return None
-    return (
-        tuple([(a._data.shape, a._data.dtype.str, a._device.name) for a in args]),
-        autograd._mode.enabled,
-        _state["phase"],
-    )
+    parts = []
+    for a in args:
+        if type(a) is not Tensor:
+            return None
+        d = a._data
+        parts.append((d.shape, d.dtype, a._device))
+    return (tuple(parts), autograd._mode.enabled, _state["phase"])
 
 
 def _params_unchanged(entry: Compiled) -> bool:
@@ -186,6 +199,8 @@ def _params_unchanged(entry: Compiled) -> bool:
 def _outputs(entry: Compiled, arrays: tuple) -> Any:
     g = entry.program.graph
     dev = entry.program.device
+    if entry.one_tensor:  # the common case: the result is one computed Tensor
+        return Tensor._wrap(arrays[0], dev)
     leaves = []
     for v, arr in zip(g.outputs, arrays):
         if v.kind == PARAM:
