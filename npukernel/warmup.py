@@ -84,9 +84,6 @@ def warm(verbose: bool = True) -> float:
     ops.argmax(t(4, 10), 1)
     ops.dropout(t(4, 10), 0.5)
     _warm_graph_mode(t, labels)
-    from npukernel.kernels import workers
-
-    workers.run([(len, ((),)), (len, ((),))])  # the helper threads' spin-wait kernels
     elapsed = time.perf_counter() - t0
     if verbose:
         print(

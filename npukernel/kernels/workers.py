@@ -216,13 +216,6 @@ class _Pool:
     def __init__(self, n: int) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
-        scratch = np.zeros(_WORDS, dtype=np.int64)  # compile (or load) every kernel now,
-        _claim(scratch, 1)  # not when a job first takes a path
-        _finish(scratch, 0)
-        _wait_done(scratch, 0)
-        _awake(scratch)
-        _post(scratch, 1)
-        _next_job(scratch, 1, 1)
         spins = _spins_for(SPIN_SECONDS)
         self.helpers = [_Helper(i, spins) for i in range(n)]
 
