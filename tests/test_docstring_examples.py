@@ -15,7 +15,7 @@ MODULES = [
     "npukernel.errors", "npukernel.random", "npukernel.serialization", "npukernel.tensor",
     "npukernel.device.host_allocator",
     "npukernel.kernels", "npukernel.kernels.blas", "npukernel.kernels.conv", "npukernel.kernels.conv_implicit",
-    "npukernel.kernels.dense", "npukernel.kernels.workers",
+    "npukernel.kernels.dense",
     "npukernel.kernels.pool",
     # the SIMD tiles have no Python body: their example needs the JIT
     *(["npukernel.kernels.simd"] if simd.AVAILABLE else []),

@@ -36,13 +36,15 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from numba import njit, uint64
 
-from npukernel.kernels import blas, simd, workers
+from npukernel.kernels import blas, simd
 from npukernel.kernels import conv_implicit as implicit
 from npukernel.kernels.pool import max_pool2d_values
 
@@ -624,20 +626,36 @@ def _parts(tasks: int) -> int:
     return max(1, min(tasks, numba.get_num_threads()))
 
 
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():  # a forked child has no threads
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1)))
+        return _pool[1]
+
+
 def _run_parts(fn, tasks: int, parts: int, *args) -> None:
     """Run ``fn(*args, p, t0, t1)`` for ``parts`` blocks ``[t0, t1)`` of ``range(tasks)``.
 
-    The blocks run on :mod:`npukernel.kernels.workers`' helper threads (``fn`` is
-    ``nogil``) plus the calling thread. Not numba's ``prange``: the kernels compile
-    without numba's parallel passes (the direct conv kernels: 5-6 s cold instead of
-    11-12, same run time for depthwise 64x32x32x32 k3), and an empty 2-thread parallel
-    region cost 17-20 us here.
+    The blocks run on a small thread pool (``fn`` is ``nogil``) plus the calling thread.
+    Not numba's ``prange``: an idle pool thread sleeps, where numba's OpenMP workers spin
+    and take the cores from OpenBLAS in the next GEMM, and the kernels compile without
+    numba's parallel passes (the direct conv kernels: 5-6 s cold instead of 11-12, same
+    run time for depthwise 64x32x32x32 k3).
     """
     bounds = [(p * tasks // parts, (p + 1) * tasks // parts) for p in range(parts)]
     if parts == 1:
         fn(*args, 0, *bounds[0])
         return
-    workers.run([(fn, (*args, p, *bounds[p])) for p in range(parts)])
+    pool = _thread_pool()
+    futures = [pool.submit(fn, *args, p, *bounds[p]) for p in range(1, parts)]
+    fn(*args, 0, *bounds[0])
+    for f in futures:
+        f.result()
 
 
 def _run_shared(fn, tasks: int, parts: int, *args) -> None:
@@ -651,7 +669,11 @@ def _run_shared(fn, tasks: int, parts: int, *args) -> None:
     if parts == 1:
         fn(*args, 0, todo)
         return
-    workers.run([(fn, (*args, p, todo)) for p in range(parts)])
+    pool = _thread_pool()
+    futures = [pool.submit(fn, *args, p, todo) for p in range(1, parts)]
+    fn(*args, 0, todo)
+    for f in futures:
+        f.result()
 
 
 def _chunking(n: int, rows: int, ohw: int, itemsize: int) -> tuple[int, int, int]:
