@@ -186,6 +186,31 @@ def test_conv2d_chunked_batch(monkeypatch, threads, keep_cols):
     np.testing.assert_allclose(dw, dw_ref, atol=1e-12)
 
 
+def test_shared_tasks_do_not_wait_for_a_pool_thread_that_has_not_started():
+    """The caller that took every task returns at once, not when a late thread wakes."""
+    import threading
+
+    pool = conv._thread_pool()
+    release = threading.Event()
+    busy = [pool.submit(release.wait, 30) for _ in range(pool._max_workers)]  # all asleep
+    done: list = []
+    caller = threading.Thread(
+        target=lambda: (
+            conv._run_shared(lambda p, todo: done.extend(todo), 4, 2),
+            done.append("back"),
+        )
+    )
+    try:
+        caller.start()
+        caller.join(10)
+        assert done == [0, 1, 2, 3, "back"]
+    finally:
+        release.set()
+        for f in busy:
+            f.result()
+        caller.join()
+
+
 def test_implicit_tasks_split_a_mid_sized_convolution(monkeypatch):
     # (images per task, tasks, threads): LeNet-5's first layer at batch 64 (11 MFLOP)
     # rounds to one 8-MFLOP task but is split in two; a small one and a single image
