@@ -739,8 +739,10 @@ def conv2d_forward(
     if pool and residual is not None:
         raise ValueError("conv2d_forward: 'pool' does not take a 'residual'")
     plan = _small_plan(x, w, stride, padding, dilation, groups)
-    if plan is not None:  # one implicit task on the calling thread: the lean path
-        return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
+    if plan is not None:  # an implicit convolution of a shape seen before: the lean path
+        if plan[6] is None:  # one task, on the calling thread
+            return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
+        return _split_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
     dt = np.asarray(x).dtype
     none = _no_epilogue(dt)
     epi = (
@@ -764,19 +766,21 @@ def conv2d_forward(
 
 
 def _small_plan(x, w, stride, padding, dilation, groups):
-    """The cached plan of a convolution small enough for one implicit task, else None.
+    """The cached plan of an implicit convolution of these operands, else None.
 
     A batch-1 inference convolution does microseconds of arithmetic; looking up the
     algorithm, output shape, geometry and task split each time (seven calls) cost as
     much (LeNet-5's first layer: 16 us in all, 5.5 in the kernel), so they are
-    computed once per shape here.
+    computed once per shape here. At batch 64 the same lookups were ~35 of the ~70 us
+    of Python before LeNet-5's second convolution started computing.
     """
     if type(x) is not np.ndarray or type(w) is not np.ndarray or x.dtype != w.dtype:
         return None
     if not (x.flags.c_contiguous and w.flags.c_contiguous):
         return None
     try:
-        return _plan_for(x.shape, w.shape, stride, padding, dilation, groups, x.dtype)
+        return _plan_for(x.shape, w.shape, stride, padding, dilation, groups, x.dtype,
+                         numba.get_num_threads())  # fmt: skip
     except TypeError:  # unhashable attributes (lists): the general path copes
         return None
 
@@ -793,14 +797,21 @@ def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tu
         (1, 16, 8, 8)
     """
     try:
-        return _plan_for(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding),
-                         tuple(dilation), groups, np.dtype(dtype))  # fmt: skip
+        plan = _plan_for(tuple(x_shape), tuple(w_shape), tuple(stride), tuple(padding),
+                         tuple(dilation), groups, np.dtype(dtype), numba.get_num_threads())  # fmt: skip
     except TypeError:
         return None
+    return plan if plan is not None and plan[6] is None else None
 
 
 @functools.lru_cache(maxsize=256)
-def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
+def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, threads):
+    """``(out_shape, (OC, K), geometry, no-epilogue, tile starts, work size, split)``.
+
+    ``split`` is ``(images per task, tasks, threads)``, or None for one task on the
+    calling thread. ``threads`` (numba's thread count, which the split reads) is part of
+    the key: ``numba.set_num_threads`` changes the split.
+    """
     algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups, dtype)
     if algo != "implicit" or len(x_shape) != 4 or len(w_shape) != 4:
         return None
@@ -809,11 +820,19 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype):
     geo = _geometry(x_shape, out_shape[2:], (kh, kw), (padding[0], padding[2]),
                     tuple(dilation), dtype.itemsize, tuple(stride))  # fmt: skip
     k = w_shape[1] * kh * kw
-    _, tasks, _ = _implicit_tasks(x_shape[0], 2 * oc * k * geo.length)
-    if tasks != 1 or min(out_shape) == 0:
+    split = _implicit_tasks(x_shape[0], 2 * oc * k * geo.length)
+    if min(out_shape) == 0:
         return None
     starts, work = implicit.packing_layout(oc, k, geo)
-    return out_shape, (oc, k), geo, _no_epilogue(dtype), starts, work
+    return (
+        out_shape,
+        (oc, k),
+        geo,
+        _no_epilogue(dtype),
+        starts,
+        work,
+        (None if split[1] == 1 else split),
+    )
 
 
 def small_conv(plan, x, w, relu=False) -> tuple[np.ndarray, _Ctx]:
@@ -837,7 +856,7 @@ def small_forward(
         >>> bool(np.array_equal(y, conv2d_forward(x, w, *args)[0])), float(y[0, 0, 1, 1])
         (True, 18.0)
     """
-    out_shape, (oc, k), geo, none, starts, work_size = plan
+    out_shape, (oc, k), geo, none, starts, work_size, _ = plan
     dt = x.dtype
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
@@ -849,6 +868,24 @@ def small_forward(
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
         none[3] if residual is None else np.ascontiguousarray(residual, dt), pool,
     )  # fmt: skip
+    return y
+
+
+def _split_forward(plan, x, w, relu, scale, shift, residual, pool) -> np.ndarray:
+    """:func:`small_forward` for a plan of several tasks: the batch over threads."""
+    out_shape, (oc, k), geo, none, _, _, (per, tasks, parts) = plan
+    dt = x.dtype
+    if pool:
+        out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
+    y = np.empty(out_shape, dt)
+    epi = (
+        relu,
+        none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
+        none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
+        none[3] if residual is None else np.ascontiguousarray(residual, dt),
+    )
+    packed, starts = implicit.pack_rows(w.reshape(oc, k))
+    _run_shared(_implicit_conv_part, tasks, parts, x, packed, starts, geo, y, per, epi, pool)
     return y
 
 

@@ -20,6 +20,15 @@ from npukernel.kernels import conv, dropout, norm, pool, softmax
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_conv_plans():
+    """Plans are cached per shape: a test that patches the algorithm or the task split
+    must not get a plan made before the patch (nor leave its own to later tests)."""
+    conv._plan_for.cache_clear()
+    yield
+    conv._plan_for.cache_clear()
+
+
 def rng(seed=0):
     return np.random.default_rng(seed)
 
