@@ -739,7 +739,9 @@ def conv2d_forward(
     if pool and residual is not None:
         raise ValueError("conv2d_forward: 'pool' does not take a 'residual'")
     plan = _small_plan(x, w, stride, padding, dilation, groups)
-    if plan is not None:  # an implicit convolution of a shape seen before: the lean path
+    if plan is not None and (
+        plan[7] == "implicit" or pool or relu or scale is not None or residual is not None
+    ):  # an implicit convolution of a shape seen before: the lean path
         if plan[6] is None:  # one task, on the calling thread
             return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
         return _split_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
@@ -801,19 +803,25 @@ def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tu
                          tuple(dilation), groups, np.dtype(dtype), numba.get_num_threads())  # fmt: skip
     except TypeError:
         return None
-    return plan if plan is not None and plan[6] is None else None
+    return plan if plan is not None and plan[6] is None and plan[7] == "implicit" else None
 
 
 @functools.lru_cache(maxsize=256)
 def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, threads):
-    """``(out_shape, (OC, K), geometry, no-epilogue, tile starts, work size, split)``.
+    """``(out_shape, (OC, K), geometry, no-epilogue, tile starts, work size, split, algo)``.
 
     ``split`` is ``(images per task, tasks, threads)``, or None for one task on the
     calling thread. ``threads`` (numba's thread count, which the split reads) is part of
-    the key: ``numba.set_num_threads`` changes the split.
+    the key: ``numba.set_num_threads`` changes the split. ``algo`` is the measured
+    choice: an ``"im2col"`` shape has a plan too, taken when an epilogue is fused (as
+    :func:`_forward` does; ResNet-20's 1x1 stride-2 shortcuts at batch 1: 40-46 us a call
+    on the general path).
     """
     algo = conv2d_algo(x_shape, w_shape, stride, padding, dilation, groups, dtype)
-    if algo != "implicit" or len(x_shape) != 4 or len(w_shape) != 4:
+    implicit_ok = algo == "implicit" or (
+        algo == "im2col" and groups == 1 and simd.AVAILABLE and dtype in _SIMD_DTYPES
+    )
+    if not implicit_ok or len(x_shape) != 4 or len(w_shape) != 4:
         return None
     out_shape = conv2d_output_shape(x_shape, w_shape, stride, padding, dilation)
     oc, _, kh, kw = w_shape
@@ -832,6 +840,7 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, thread
         starts,
         work,
         (None if split[1] == 1 else split),
+        algo,
     )
 
 
@@ -856,7 +865,7 @@ def small_forward(
         >>> bool(np.array_equal(y, conv2d_forward(x, w, *args)[0])), float(y[0, 0, 1, 1])
         (True, 18.0)
     """
-    out_shape, (oc, k), geo, none, starts, work_size, _ = plan
+    out_shape, (oc, k), geo, none, starts, work_size, _, _ = plan
     dt = x.dtype
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
@@ -873,7 +882,7 @@ def small_forward(
 
 def _split_forward(plan, x, w, relu, scale, shift, residual, pool) -> np.ndarray:
     """:func:`small_forward` for a plan of several tasks: the batch over threads."""
-    out_shape, (oc, k), geo, none, _, _, (per, tasks, parts) = plan
+    out_shape, (oc, k), geo, none, _, _, (per, tasks, parts), _ = plan
     dt = x.dtype
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
