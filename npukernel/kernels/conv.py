@@ -39,6 +39,7 @@ import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -740,19 +741,12 @@ def conv2d_forward(
         raise ValueError("conv2d_forward: 'pool' does not take a 'residual'")
     plan = _small_plan(x, w, stride, padding, dilation, groups)
     if plan is not None and (
-        plan[7] == "implicit" or pool or relu or scale is not None or residual is not None
+        plan.algo == "implicit" or pool or relu or scale is not None or residual is not None
     ):  # an implicit convolution of a shape seen before: the lean path
-        if plan[6] is None:  # one task, on the calling thread
+        if plan.split is None:  # one task, on the calling thread
             return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
         return _split_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
-    dt = np.asarray(x).dtype
-    none = _no_epilogue(dt)
-    epi = (
-        relu,
-        none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
-        none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
-        none[3] if residual is None else np.ascontiguousarray(residual, dt),
-    )
+    epi = _epilogue_args(np.asarray(x).dtype, relu, scale, shift, residual)
     y, ctx = _forward(x, w, stride, padding, dilation, groups, epi, pool)
     if ctx.algo != "implicit":
         if scale is not None:
@@ -803,12 +797,24 @@ def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tu
                          tuple(dilation), groups, np.dtype(dtype), numba.get_num_threads())  # fmt: skip
     except TypeError:
         return None
-    return plan if plan is not None and plan[6] is None and plan[7] == "implicit" else None
+    return plan if plan is not None and plan.split is None and plan.algo == "implicit" else None
+
+
+class _Plan(NamedTuple):
+    """What an implicit convolution of one shape needs, worked out once (:func:`_plan_for`)."""
+
+    out_shape: tuple
+    mk: tuple  # the weight as a matrix: (OC, C*KH*KW)
+    geo: implicit.Geometry
+    starts: np.ndarray  # gemm tile starts (packing_layout)
+    work: int  # scratch elements for forward_packing
+    split: tuple | None  # (images per task, tasks, threads); None: one task
+    algo: str  # the measured choice ("implicit", or "im2col" taken when an epilogue is fused)
 
 
 @functools.lru_cache(maxsize=256)
 def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, threads):
-    """``(out_shape, (OC, K), geometry, no-epilogue, tile starts, work size, split, algo)``.
+    """The :class:`_Plan` of a convolution the implicit kernel can run, else None.
 
     ``split`` is ``(images per task, tasks, threads)``, or None for one task on the
     calling thread. ``threads`` (numba's thread count, which the split reads) is part of
@@ -832,16 +838,8 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, thread
     if min(out_shape) == 0:
         return None
     starts, work = implicit.packing_layout(oc, k, geo)
-    return (
-        out_shape,
-        (oc, k),
-        geo,
-        _no_epilogue(dtype),
-        starts,
-        work,
-        (None if split[1] == 1 else split),
-        algo,
-    )
+    return _Plan(out_shape, (oc, k), geo, starts, work,
+                 None if split[1] == 1 else split, algo)  # fmt: skip
 
 
 def small_conv(plan, x, w, relu=False) -> tuple[np.ndarray, _Ctx]:
@@ -865,34 +863,38 @@ def small_forward(
         >>> bool(np.array_equal(y, conv2d_forward(x, w, *args)[0])), float(y[0, 0, 1, 1])
         (True, 18.0)
     """
-    out_shape, (oc, k), geo, none, starts, work_size, _, _ = plan
+    out_shape, (oc, k), geo, starts, work_size, _, _ = plan
     dt = x.dtype
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
     y = np.empty(out_shape, dt)
     implicit.forward_packing(
         x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, y,
-        _workspace("ismall", (work_size,), dt), relu,
-        none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
-        none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
-        none[3] if residual is None else np.ascontiguousarray(residual, dt), pool,
+        _workspace("ismall", (work_size,), dt), *_epilogue_args(dt, relu, scale, shift, residual),
+        pool,
     )  # fmt: skip
     return y
 
 
-def _split_forward(plan, x, w, relu, scale, shift, residual, pool) -> np.ndarray:
-    """:func:`small_forward` for a plan of several tasks: the batch over threads."""
-    out_shape, (oc, k), geo, none, _, _, (per, tasks, parts), _ = plan
-    dt = x.dtype
-    if pool:
-        out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
-    y = np.empty(out_shape, dt)
-    epi = (
+def _epilogue_args(dt, relu, scale, shift, residual) -> tuple:
+    """``(relu, scale, shift, residual)`` as the kernels take them (empty arrays: none)."""
+    none = _no_epilogue(dt)
+    return (
         relu,
         none[1] if scale is None else np.ascontiguousarray(scale, dt).reshape(-1),
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
         none[3] if residual is None else np.ascontiguousarray(residual, dt),
     )
+
+
+def _split_forward(plan, x, w, relu, scale, shift, residual, pool) -> np.ndarray:
+    """:func:`small_forward` for a plan of several tasks: the batch over threads."""
+    out_shape, (oc, k), geo, _, _, (per, tasks, parts), _ = plan
+    dt = x.dtype
+    if pool:
+        out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
+    y = np.empty(out_shape, dt)
+    epi = _epilogue_args(dt, relu, scale, shift, residual)
     packed, starts = implicit.pack_rows(w.reshape(oc, k))
     _run_shared(_implicit_conv_part, tasks, parts, x, packed, starts, geo, y, per, epi, pool)
     return y
