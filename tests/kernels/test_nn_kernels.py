@@ -253,8 +253,19 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
     assert conv.conv2d_algo(x.shape, w.shape, *args, dtype) == "implicit"
     y, ctx = conv.conv2d_forward(x, w, *args)
     assert y.shape == (11, oc, 8, 8)
+    assert conv._small_plan(x, w, *args).split[1] > 1  # the cached plan's batch split
     tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == np.float32 else {"atol": 1e-12}
-    np.testing.assert_allclose(y, conv_ref(x, w, *args), **tol)
+    ref = conv_ref(x, w, *args)
+    np.testing.assert_allclose(y, ref, **tol)
+    # the fused epilogues and the pooled output, split over the batch the same way
+    sc, sh = r.standard_normal(oc).astype(dtype), r.standard_normal(oc).astype(dtype)
+    res = r.standard_normal(y.shape).astype(dtype)
+    affine = ref * sc[:, None, None] + sh[:, None, None]
+    fused, _ = conv.conv2d_forward(x, w, *args, relu=True, scale=sc, shift=sh, residual=res)
+    np.testing.assert_allclose(fused, np.maximum(affine + res, 0), **tol)
+    pooled, _ = conv.conv2d_forward(x, w, *args, relu=True, scale=sc, shift=sh, pool=True)
+    want = np.maximum(affine.reshape(11, oc, 4, 2, 4, 2).max(axis=(3, 5)), 0)
+    np.testing.assert_allclose(pooled, want, **tol)
     dy = r.standard_normal(y.shape).astype(dtype)
     dx, dw = conv.conv2d_backward(dy, x, w, ctx, *args)
     dx_ref, dw_ref = conv_ref_backward(dy, x, w, *args)
