@@ -743,9 +743,7 @@ def conv2d_forward(
     if plan is not None and (
         plan.algo == "implicit" or pool or relu or scale is not None or residual is not None
     ):  # an implicit convolution of a shape seen before: the lean path
-        if plan.split is None:  # one task, on the calling thread
-            return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
-        return _split_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
+        return small_forward(plan, x, w, relu, scale, shift, residual, pool), _IMPLICIT
     epi = _epilogue_args(np.asarray(x).dtype, relu, scale, shift, residual)
     y, ctx = _forward(x, w, stride, padding, dilation, groups, epi, pool)
     if ctx.algo != "implicit":
@@ -852,7 +850,8 @@ def small_forward(
 ) -> np.ndarray:
     """:func:`conv2d_forward`'s ``y`` for a :func:`small_plan`, on C-contiguous ``x``, ``w``.
 
-    The plan fixes shapes and dtype; nothing is checked again here.
+    The plan fixes shapes and dtype; nothing is checked again here. ``conv2d_forward``
+    also passes its cached plans of several tasks (the batch split over threads).
 
     Example:
         >>> x = np.ones((1, 2, 4, 4), np.float32)
@@ -863,16 +862,12 @@ def small_forward(
         >>> bool(np.array_equal(y, conv2d_forward(x, w, *args)[0])), float(y[0, 0, 1, 1])
         (True, 18.0)
     """
-    out_shape, (oc, k), geo, starts, work_size, _, _ = plan
-    dt = x.dtype
+    out_shape, mk, geo, starts, work, split, _ = plan
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
-    y = np.empty(out_shape, dt)
-    implicit.forward_packing(
-        x, w.reshape(-1), k, starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, y,
-        _workspace("ismall", (work_size,), dt), *_epilogue_args(dt, relu, scale, shift, residual),
-        pool,
-    )  # fmt: skip
+    y = np.empty(out_shape, x.dtype)
+    _implicit_run(x, w.reshape(mk), y, geo, split, (starts, work),
+                  _epilogue_args(x.dtype, relu, scale, shift, residual), pool)  # fmt: skip
     return y
 
 
@@ -885,19 +880,6 @@ def _epilogue_args(dt, relu, scale, shift, residual) -> tuple:
         none[2] if shift is None else np.ascontiguousarray(shift, dt).reshape(-1),
         none[3] if residual is None else np.ascontiguousarray(residual, dt),
     )
-
-
-def _split_forward(plan, x, w, relu, scale, shift, residual, pool) -> np.ndarray:
-    """:func:`small_forward` for a plan of several tasks: the batch over threads."""
-    out_shape, (oc, k), geo, _, _, (per, tasks, parts), _ = plan
-    dt = x.dtype
-    if pool:
-        out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
-    y = np.empty(out_shape, dt)
-    epi = _epilogue_args(dt, relu, scale, shift, residual)
-    packed, starts = implicit.pack_rows(w.reshape(oc, k))
-    _run_shared(_implicit_conv_part, tasks, parts, x, packed, starts, geo, y, per, epi, pool)
-    return y
 
 
 def _forward(x, w, stride, padding, dilation, groups, epi, pool=False):
@@ -1080,16 +1062,26 @@ def _implicit_conv(src, wmat, out, kernel, top_left, dilation, stride=(1, 1), ep
     pool = pooled_from is not None
     geo = _geometry(src.shape, tuple(pooled_from) if pool else out.shape[2:], tuple(kernel),
                     top_left, tuple(dilation), src.itemsize, tuple(stride))  # fmt: skip
-    per, tasks, parts = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
-    if epi is None:
-        epi = _no_epilogue(src.dtype)
-    if tasks == 1:  # a batch of one or a small convolution: one call, no task queue
-        m, k = wmat.shape
-        starts, size = implicit.packing_layout(m, k, geo)
-        implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), k, starts,
-                                 geo.offs, geo.grid, geo.tiling, geo.pad_size, out,
-                                 _workspace("ismall", (size,), src.dtype), *epi, pool)  # fmt: skip
+    split = _implicit_tasks(src.shape[0], 2 * wmat.size * geo.length)
+    _implicit_run(src, wmat, out, geo, None if split[1] == 1 else split,
+                  implicit.packing_layout(*wmat.shape, geo),
+                  _no_epilogue(src.dtype) if epi is None else epi, pool)  # fmt: skip
+
+
+def _implicit_run(src, wmat, out, geo, split, layout, epi, pool):
+    """:func:`conv_implicit.forward_images` over the batch into ``out``.
+
+    ``split`` None (a batch of one or a small convolution): one call on this thread, the
+    weight packed inside it, in the ``layout`` (``packing_layout``'s ``(starts, work)``).
+    Else ``(images per task, tasks, threads)``: the tasks over the thread pool.
+    """
+    if split is None:
+        starts, work = layout
+        implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), wmat.shape[1],
+                                 starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, out,
+                                 _workspace("ismall", (work,), src.dtype), *epi, pool)  # fmt: skip
         return
+    per, tasks, parts = split
     packed, starts = implicit.pack_rows(wmat)
     _run_shared(_implicit_conv_part, tasks, parts, src, packed, starts, geo, out, per, epi, pool)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from npukernel.errors import ShapeError
 from npukernel.kernels import deferred, lazy
 from npukernel.ops import functional as F
 from npukernel.ops.dispatch import apply
@@ -134,8 +135,6 @@ def _conv_examples(rng):
 
 
 def _conv_bad():
-    from npukernel.errors import ShapeError
-
     base = {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1}
     return [
         ([np.ones((1, 28, 28)), np.ones((6, 1, 5, 5))], base, ShapeError),
@@ -278,8 +277,6 @@ def _conv_pool_check(x, w, *affine, stride, padding, dilation, groups, relu):
     attrs = _conv_check(x, w, stride, padding, dilation, groups) | {"relu": bool(relu)}
     oh, ow = ck.conv2d_output_shape(x.shape, w.shape, stride, padding, dilation)[2:]
     if oh < 2 or ow < 2:
-        from npukernel.errors import ShapeError
-
         raise ShapeError(
             f"For 'conv2d_maxpool', the convolution's output must be at least 2x2 to pool, "
             f"but got {oh}x{ow}."
@@ -315,8 +312,6 @@ def _conv_pool_examples(rng):
 
 
 def _conv_pool_bad():
-    from npukernel.errors import ShapeError
-
     base = {
         "stride": (1, 1),
         "padding": (0, 0, 0, 0),
