@@ -170,10 +170,8 @@ def _dense_npu(x: np.ndarray, w: np.ndarray, *b: np.ndarray, relu: bool = False)
         return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
     blas.threads_for(2 * x2.shape[0] * w.size)
     y = np.dot(x2, w.T)  # np.dot: 2-6 us less than np.matmul on batch-1 GEMVs
-    if b:
-        y += b[0]
-    if relu:
-        np.maximum(y, 0, out=y)
+    if b or relu:  # one numba pass: numpy's add and maximum took 5-7x as long
+        _dk.bias_act(y, b[0] if b else np.empty(0, y.dtype), relu)
     return y if x.ndim == 2 else y.reshape(x.shape[:-1] + (w.shape[0],))
 
 

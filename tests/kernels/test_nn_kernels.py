@@ -786,3 +786,39 @@ def test_small_dense_keeps_nan_and_inf_as_blas_does(relu):
     got = dense_small(x, w, b, relu)
     np.testing.assert_allclose(got, want, rtol=1e-6)  # NaN where NaN, inf where inf
     assert np.isnan(got[0]).all() and np.isinf(got[1]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("bias", ["none", "contiguous", "strided"])
+def test_bias_act_matches_numpy_add_and_maximum(dtype, relu, bias):
+    # the bias and ReLU after a BLAS dense layer: one pass in place, NaN kept as
+    # np.maximum keeps it (a diverging loss stays visible)
+    from npukernel.kernels.dense import bias_act
+
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal((5, 7)).astype(dtype)
+    y[1, 2] = np.nan
+    b = {"none": np.empty(0, dtype), "contiguous": rng.standard_normal(7).astype(dtype),
+         "strided": rng.standard_normal(14).astype(dtype)[::2]}[bias]  # fmt: skip
+    want = y + b if b.size else y.copy()
+    want = np.maximum(want, 0) if relu else want
+    bias_act(y, b, relu)
+    np.testing.assert_array_equal(y, want)
+    assert np.isnan(y[1, 2])
+
+
+def test_dense_layer_on_blas_applies_bias_and_relu():
+    # past _SMALL_MACS the product is BLAS's and bias_act does the rest
+    from npukernel.ops.linalg import _dense_npu
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((64, 120)).astype(np.float32)
+    w = rng.standard_normal((84, 120)).astype(np.float32)
+    b = rng.standard_normal(84).astype(np.float32)
+    want = x.astype(np.float64) @ w.T.astype(np.float64) + b
+    np.testing.assert_allclose(_dense_npu(x, w, b, relu=True), np.maximum(want, 0), rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(_dense_npu(x, w, b), want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(_dense_npu(x, w, relu=True), np.maximum(want - b, 0), rtol=1e-4,
+                               atol=1e-4)  # fmt: skip
