@@ -121,3 +121,45 @@ def test_per_launch_overhead(npu):
     )
     assert len(prof) == 5 * n
     assert on < 10e-6
+
+
+def test_the_lean_2d_matmul_records_what_apply_records(npu):
+    # ops.matmul takes a shorter path for untaped 2-D float products (functional._matmul_2d);
+    # its launch record, result and memory accounting must be the general path's
+    import numpy as np
+
+    import npukernel as npk
+    from npukernel import ops
+    from npukernel.ops.dispatch import apply
+    from npukernel.ops.opdef import OPS
+
+    rng = np.random.default_rng(0)
+    for dt in (np.float32, np.float64):
+        a = npk.Tensor(rng.standard_normal((5, 7)).astype(dt))
+        b = npk.Tensor(rng.standard_normal((7, 3)).astype(dt))
+        with profiler.profile() as prof:
+            lean = ops.matmul(a, b)
+            general = apply(OPS["matmul"], a, b)
+        assert lean.dtype == dt and np.array_equal(lean.asnumpy(), general.asnumpy())
+        r1, r2 = prof.records
+        for key in ("op", "shapes", "dtype", "flops", "bytes", "unit", "npu_time_s"):
+            assert r1[key] == r2[key], key
+        assert lean._storage.nbytes == lean.asnumpy().nbytes
+
+
+def test_the_lean_2d_matmul_leaves_grads_tracing_and_errors_to_apply():
+    import numpy as np
+
+    import npukernel as npk
+    from npukernel import ops
+    from npukernel.errors import ShapeError
+
+    w = npk.Parameter(npk.Tensor(np.ones((3, 2), np.float32)), name="w")
+    x = npk.Tensor(np.full((4, 3), 2.0, np.float32))
+    g = npk.grad(lambda w: ops.matmul(x, w).sum(), grad_position=0)(w)
+    assert np.array_equal(g.asnumpy(), np.full((3, 2), 8.0, np.float32))  # taped
+    compiled = npk.jit(lambda x, y: ops.matmul(x, y) * 2.0)
+    y = np.ones((3, 2), np.float32)
+    assert np.array_equal(compiled(x, npk.Tensor(y)).asnumpy(), np.full((4, 2), 12.0))  # traced
+    with pytest.raises(ShapeError, match=r"For 'matmul', the inner dims must match"):
+        ops.matmul(x, npk.Tensor(np.ones((2, 2), np.float32)))

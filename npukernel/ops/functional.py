@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from time import perf_counter
 from typing import Any
 
 import numpy as np
 
+from npukernel import autograd, tracing
 from npukernel import device as _devmod
 from npukernel.device.memory import Storage
 from npukernel.dtypes import as_dtype
-from npukernel.errors import DTypeError, ShapeError, ValueRangeError
+from npukernel.errors import DTypeError, KernelError, ShapeError, ValueRangeError
+from npukernel.kernels import blas
 from npukernel.ops.dispatch import apply
 from npukernel.ops.opdef import OPS
 from npukernel.tensor import Tensor
@@ -31,6 +34,7 @@ from npukernel.tensor import Tensor
 _F32 = np.dtype("float32")
 _I64 = np.dtype("int64")
 _BOOL = np.dtype("bool")
+_BLAS_NAMES = {np.dtype("float32"): "float32", np.dtype("float64"): "float64"}
 
 
 # -- argument handling ---------------------------------------------------------------------
@@ -549,6 +553,8 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """
     if type(input) is Tensor and type(other) is Tensor:  # the common case, kept lean:
         da, db = input._data, other._data  # Python run right after a large GEMM is cold
+        if da.ndim == 2 and db.ndim == 2 and da.dtype is db.dtype and da.dtype in _BLAS_NAMES:
+            return _matmul_2d(input, other, da, db)
         if da.ndim > 1 and db.ndim > 1 and da.dtype == db.dtype and da.dtype != _BOOL:
             return apply(OPS["matmul"], input, other)  # (n=256: 20-25 us less a call)
     a, b = _pair(input, other, "matmul")
@@ -572,6 +578,39 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
         )
         out = reshape(out, shape)
     return out
+
+
+def _matmul_2d(a: Tensor, b: Tensor, da: np.ndarray, db: np.ndarray) -> Tensor:
+    """A 2-D float32/float64 product on an npu, untaped and untraced: ``apply``'s steps inline.
+
+    The same kernel (BLAS, ``blas.threads_for``), launch record and result as
+    ``apply(OPS["matmul"], ...)``, which takes every other case (autograd, graph tracing,
+    the cpu device, mismatched shapes, whose error it raises). After a large GEMM the
+    caches are cold and every Python frame costs: at n=256 this path is 13-18 us shorter
+    (ratio to ``np.matmul`` 0.86-0.91 -> 0.91-0.95, old and new alternating, 28 Nov).
+    """
+    dev = a._device
+    if (
+        dev is not b._device
+        or dev.kind != "npu"
+        or da.shape[1] != db.shape[0]
+        or (autograd._mode.enabled and (a.requires_grad or b.requires_grad))
+        or tracing.state.tracer is not None
+    ):
+        return apply(OPS["matmul"], a, b)
+    flops = 2 * da.shape[0] * db.size
+    blas.threads_for(flops)
+    t0 = perf_counter()
+    try:
+        y = np.matmul(da, db)
+    except Exception as exc:  # as apply: never a bare library error
+        raise KernelError(
+            f"For 'matmul', the npu kernel failed on shapes {[da.shape, db.shape]} "
+            f"({type(exc).__name__}: {exc}). This is a bug in npukernel. Please report it."
+        ) from exc
+    dev.record_launch("matmul", (da.shape, db.shape), _BLAS_NAMES[da.dtype], flops,
+                      da.nbytes + db.nbytes + y.nbytes, "cube", perf_counter() - t0)  # fmt: skip
+    return Tensor._wrap(y, dev)
 
 
 # -- creation ------------------------------------------------------------------------------
