@@ -140,6 +140,9 @@ def _module(template: str, fn: str) -> ModuleType:
     return mod
 
 
+_flat: dict = {}  # (fn, parallel?) -> the flat binary kernel
+
+
 def _variant(size: int) -> str:
     return "parallel" if size >= PARALLEL_MIN_SIZE else "serial"
 
@@ -195,14 +198,19 @@ def binary(fn: str, a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.nda
     size = out.size
     if size == 0:
         return out
-    mod = _module(_BINARY, fn)
-    v = _variant(size)
     flat = out.reshape(-1)
     a_full = a.shape == shape and a.flags.c_contiguous
     b_full = b.shape == shape and b.flags.c_contiguous
-    if a_full and b_full:
-        getattr(mod, "flat_" + v)(a.reshape(-1), b.reshape(-1), flat)
-    elif a_full and b.size == 1:
+    if a_full and b_full:  # the common case: the kernel from a dict, no name built
+        kernel = _flat.get((fn, size >= PARALLEL_MIN_SIZE))
+        if kernel is None:
+            v = _variant(size)
+            kernel = _flat[(fn, v == "parallel")] = getattr(_module(_BINARY, fn), "flat_" + v)
+        kernel(a.reshape(-1), b.reshape(-1), flat)
+        return out
+    mod = _module(_BINARY, fn)
+    v = _variant(size)
+    if a_full and b.size == 1:
         getattr(mod, "right_" + v)(a.reshape(-1), b.reshape(-1)[0], flat)
     elif b_full and a.size == 1:
         getattr(mod, "left_" + v)(a.reshape(-1)[0], b.reshape(-1), flat)

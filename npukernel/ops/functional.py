@@ -182,6 +182,12 @@ def logical_not(input: Any) -> Tensor:  # noqa: A002
 
 def _binary(name: str, kind: str = "arith"):
     def f(input: Any, other: Any) -> Tensor:  # noqa: A002
+        if type(input) is Tensor and type(other) is Tensor:  # the common case: no casts
+            dt = input._data.dtype
+            if dt is other._data.dtype and (
+                kind == "compare" or (dt.kind == "f" if kind == "float" else dt is not _BOOL)
+            ):
+                return apply(OPS[name], input, other)
         x, y = _pair(input, other, name)
         if kind == "arith":
             x, y = _arith(x, y)
