@@ -7,7 +7,7 @@ which the product is 1.6-4 us. :func:`dense_small` does the three in one numba c
 (dot products of the rows, vectorised by letting LLVM reassociate the sums); the dense operator runs it for
 layers of up to ``ops/linalg.py``'s ``_SMALL_MACS`` multiply-adds. Larger layers stay on
 BLAS, which streams a large weight better (784x256 at batch 1: this loop took up to 1.7x
-OpenBLAS's time).
+OpenBLAS's time); :func:`bias_act` then adds their bias and applies the ReLU in one pass.
 
 Example:
     >>> import numpy as np
