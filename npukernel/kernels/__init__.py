@@ -79,6 +79,30 @@ def lazy(name: str) -> ModuleType:
     return module
 
 
+def package_only(name: str, path: str) -> None:
+    """Refuse to load kernel module ``path`` under a name outside the package.
+
+    ``python -m doctest npukernel/kernels/dense.py`` imports the file as a top-level
+    module ``dense``. numba's on-disk cache keys kernels by file, not by module, and the
+    entries it writes then name ``dense``, so the package's own later loads of them fail
+    (``ModuleNotFoundError: No module named 'dense'``) until the cache files are deleted.
+    With ``NUMBA_DISABLE_JIT=1`` nothing is cached and the file may run on its own.
+
+    Example:
+        >>> package_only("npukernel.kernels.dense", "npukernel/kernels/dense.py")
+    """
+    if name.startswith("npukernel.") or os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"):
+        return
+    raise ImportError(
+        f"{path} was imported as the module {name!r}, outside the npukernel package. Its "
+        "numba kernels cache machine code on disk, and entries written under that name "
+        "would break npukernel's own use of them later. Run its examples with "
+        f"`python -m pytest --doctest-modules {path}`, import it as npukernel.kernels."
+        f"{os.path.splitext(os.path.basename(path))[0]}, or set NUMBA_DISABLE_JIT=1 to step "
+        "through the kernels as plain Python."
+    )
+
+
 def deferred(module: ModuleType, name: str):  # noqa: ANN201
     """A function that calls ``module.name``, looking it up (and importing) on first call."""
 

@@ -45,9 +45,11 @@ import numba
 import numpy as np
 from numba import njit, uint64
 
-from npukernel.kernels import blas, simd
+from npukernel.kernels import blas, package_only, simd
 from npukernel.kernels import conv_implicit as implicit
 from npukernel.kernels.pool import max_pool2d_values
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
 
 __all__ = [
     "conv2d_algo",

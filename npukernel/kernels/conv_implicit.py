@@ -41,7 +41,9 @@ import functools
 import numpy as np
 from numba import njit, uint64
 
-from npukernel.kernels import simd
+from npukernel.kernels import package_only, simd
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
 
 __all__ = [
     "Geometry",

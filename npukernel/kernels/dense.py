@@ -21,6 +21,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 __all__ = ["bias_act", "dense_small"]
 
 

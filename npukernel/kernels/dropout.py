@@ -14,6 +14,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 __all__ = ["dropout_backward", "dropout_forward"]
 
 

@@ -14,6 +14,10 @@ from __future__ import annotations
 
 from numba import njit
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 
 @njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 def momentum(p, g, acc, lr, m, nesterov):  # noqa: ANN001, ANN201

@@ -13,6 +13,10 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 __all__ = [
     "avg_pool2d_backward",
     "avg_pool2d_forward",

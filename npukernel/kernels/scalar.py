@@ -12,6 +12,10 @@ import math
 
 from numba import njit
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 register_jitable = njit(inline="always", cache=True, error_model="numpy")
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)

@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from npukernel.kernels import package_only
+
+package_only(__name__, __file__)  # not as a file: numba's cache would break
+
 __all__ = [
     "log_softmax_backward",
     "log_softmax_forward",
