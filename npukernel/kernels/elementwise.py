@@ -202,10 +202,10 @@ def binary(fn: str, a: np.ndarray, b: np.ndarray, out_dtype: np.dtype) -> np.nda
     a_full = a.shape == shape and a.flags.c_contiguous
     b_full = b.shape == shape and b.flags.c_contiguous
     if a_full and b_full:  # the common case: the kernel from a dict, no name built
-        kernel = _flat.get((fn, size >= PARALLEL_MIN_SIZE))
+        key = (fn, size >= PARALLEL_MIN_SIZE)
+        kernel = _flat.get(key)
         if kernel is None:
-            v = _variant(size)
-            kernel = _flat[(fn, v == "parallel")] = getattr(_module(_BINARY, fn), "flat_" + v)
+            kernel = _flat[key] = getattr(_module(_BINARY, fn), "flat_" + _variant(size))
         kernel(a.reshape(-1), b.reshape(-1), flat)
         return out
     mod = _module(_BINARY, fn)

@@ -46,6 +46,15 @@ def _dtype_name(dtype: Any) -> str:
     return name
 
 
+def kernel_failed(op: OpDef, device: Any, arrays: list, exc: Exception) -> KernelError:
+    """The error for a kernel that raised past validation (a bug: the message says so)."""
+    return KernelError(
+        f"For '{op.name}', the {device.kind} kernel failed on shapes "
+        f"{[a.shape for a in arrays]} ({type(exc).__name__}: {exc}). This is a bug in "
+        "npukernel: validation should have caught it. Please report it."
+    )
+
+
 def apply(op: OpDef, *inputs: Tensor, **attrs: Any) -> Any:
     """Run ``op`` on ``inputs`` (Tensors) with ``attrs``; return Tensor(s).
 
@@ -68,11 +77,7 @@ def apply(op: OpDef, *inputs: Tensor, **attrs: Any) -> Any:
     except NpuError:
         raise
     except Exception as exc:  # a kernel bug must not surface as a numba traceback
-        raise KernelError(
-            f"For '{op.name}', the {device.kind} kernel failed on shapes "
-            f"{[a.shape for a in arrays]} ({type(exc).__name__}: {exc}). This is a bug in "
-            "npukernel: validation should have caught it. Please report it."
-        ) from exc
+        raise kernel_failed(op, device, arrays, exc) from exc
     elapsed = perf_counter() - t0
     saved = None
     if op.saves:

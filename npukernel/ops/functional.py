@@ -25,9 +25,8 @@ from npukernel import autograd, tracing
 from npukernel import device as _devmod
 from npukernel.device.memory import Storage
 from npukernel.dtypes import as_dtype
-from npukernel.errors import DTypeError, KernelError, ShapeError, ValueRangeError
-from npukernel.kernels import blas
-from npukernel.ops.dispatch import apply
+from npukernel.errors import DTypeError, ShapeError, ValueRangeError
+from npukernel.ops.dispatch import apply, kernel_failed
 from npukernel.ops.opdef import OPS
 from npukernel.tensor import Tensor
 
@@ -589,12 +588,13 @@ def matmul(input: Any, other: Any) -> Tensor:  # noqa: A002
 def _matmul_2d(a: Tensor, b: Tensor, da: np.ndarray, db: np.ndarray) -> Tensor:
     """A 2-D float32/float64 product on an npu, untaped and untraced: ``apply``'s steps inline.
 
-    The same kernel (BLAS, ``blas.threads_for``), launch record and result as
-    ``apply(OPS["matmul"], ...)``, which takes every other case (autograd, graph tracing,
-    the cpu device, mismatched shapes, whose error it raises). After a large GEMM the
-    caches are cold and every Python frame costs: at n=256 this path is 13-18 us shorter
-    (ratio to ``np.matmul`` 0.86-0.91 -> 0.91-0.95, old and new alternating, 28 Nov).
+    The OpDef's own kernel, launch record and result, as ``apply(OPS["matmul"], ...)``,
+    which takes every other case (autograd, graph tracing, the cpu device, mismatched
+    shapes, whose error it raises). After a large GEMM the caches are cold and every Python
+    frame costs: at n=256 this path is 13-18 us shorter (ratio to ``np.matmul`` 0.86-0.91
+    -> 0.91-0.95, old and new alternating, 28 Nov).
     """
+    op = OPS["matmul"]
     dev = a._device
     if (
         dev is not b._device
@@ -603,19 +603,15 @@ def _matmul_2d(a: Tensor, b: Tensor, da: np.ndarray, db: np.ndarray) -> Tensor:
         or (autograd._mode.enabled and (a.requires_grad or b.requires_grad))
         or tracing.state.tracer is not None
     ):
-        return apply(OPS["matmul"], a, b)
-    flops = 2 * da.shape[0] * db.size
-    blas.threads_for(flops)
+        return apply(op, a, b)
     t0 = perf_counter()
     try:
-        y = np.matmul(da, db)
+        y = op.npu(da, db)
     except Exception as exc:  # as apply: never a bare library error
-        raise KernelError(
-            f"For 'matmul', the npu kernel failed on shapes {[da.shape, db.shape]} "
-            f"({type(exc).__name__}: {exc}). This is a bug in npukernel. Please report it."
-        ) from exc
-    dev.record_launch("matmul", (da.shape, db.shape), _BLAS_NAMES[da.dtype], flops,
-                      da.nbytes + db.nbytes + y.nbytes, "cube", perf_counter() - t0)  # fmt: skip
+        raise kernel_failed(op, dev, [da, db], exc) from exc
+    dev.record_launch("matmul", (da.shape, db.shape), _BLAS_NAMES[da.dtype],
+                      2 * da.shape[0] * db.size, da.nbytes + db.nbytes + y.nbytes, op.unit,
+                      perf_counter() - t0)  # fmt: skip
     return Tensor._wrap(y, dev)
 
 
