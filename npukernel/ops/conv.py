@@ -149,6 +149,13 @@ def _conv_check(x, w, stride, padding, dilation, groups):
     return check_conv2d(x, w, stride, padding, dilation, groups)
 
 
+def _flat_operands(arrays: tuple) -> tuple | None:
+    """The per-channel ``arrays`` as the kernels take them (1-D), or None if one is strided."""
+    if not all(v.flags.c_contiguous for v in arrays):
+        return None
+    return tuple(v if v.ndim == 1 else v.reshape(-1) for v in arrays)
+
+
 def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False):  # noqa: ANN202
     """``OpDef.specialize`` for the convolutions: a batch-1-sized one skips its plan lookup.
 
@@ -166,13 +173,14 @@ def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False
         if plan is None:
             return None
         fused = a["relu"] if relu is None else relu
-        small_forward, small_conv = ck.small_forward, ck.small_conv
+        run_small = ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool)
+        small_conv = ck.small_conv
         if pool:
 
             def run_pool(x, w, *affine):  # noqa: ANN001, ANN002, ANN202
-                if x.flags.c_contiguous and w.flags.c_contiguous:
-                    scale, shift = affine if affine else (None, None)
-                    return small_forward(plan, x, w, fused, scale, shift, None, True)
+                flat = _flat_operands(affine)
+                if x.flags.c_contiguous and w.flags.c_contiguous and flat is not None:
+                    return run_small(x, w, *flat)
                 return _conv_pool_npu(x, w, *affine, **a)
 
             return run_pool
@@ -180,9 +188,14 @@ def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False
             general = _conv_affine_npu
 
             def run(x, w, scale, shift, *residual):  # noqa: ANN001, ANN002, ANN202
-                if x.flags.c_contiguous and w.flags.c_contiguous:
-                    res = residual[0] if residual else None
-                    return small_forward(plan, x, w, fused, scale, shift, res)
+                if (
+                    x.flags.c_contiguous
+                    and w.flags.c_contiguous
+                    and scale.flags.c_contiguous
+                    and shift.flags.c_contiguous
+                    and (not residual or residual[0].flags.c_contiguous)
+                ):
+                    return run_small(x, w, scale.reshape(-1), shift.reshape(-1), *residual)
                 return general(x, w, scale, shift, *residual, **a)
 
             return run

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npukernel.kernels import conv, dropout, norm, pool, softmax
+from npukernel.kernels import conv, dropout, norm, pool, simd, softmax
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -272,6 +272,43 @@ def test_conv2d_implicit_batches_over_threads(monkeypatch, threads, dtype, oc):
     assert dx.dtype == dw.dtype == dtype
     np.testing.assert_allclose(dx, dx_ref, **tol)
     np.testing.assert_allclose(dw, dw_ref, **tol)
+
+
+@pytest.mark.skipif(not simd.AVAILABLE, reason="small plans need the SIMD tiles (JIT on)")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [1, 64])
+def test_small_runner_matches_conv2d_forward(monkeypatch, dtype, batch):
+    # What graph mode binds per convolution node: every epilogue and the pooled output
+    # equal the general kernel's bit for bit, and a second call reuses nothing stale.
+    # Batch 1: one task, the kernel called straight away; batch 64: a cached plan whose
+    # batch is split over two threads (what conv2d_forward passes on).
+    monkeypatch.setattr(conv, "_parts", lambda tasks: min(tasks, 2))
+    r = rng(9)
+    x = r.standard_normal((batch, 6, 8, 8)).astype(dtype)
+    w = r.standard_normal((16, 6, 3, 3)).astype(dtype)
+    args = ((1, 1), (1, 1, 1, 1), (1, 1), 1)
+    if batch == 1:
+        plan = conv.small_plan(x.shape, w.shape, *args, np.dtype(dtype))
+    else:
+        monkeypatch.setattr(conv, "_IMPLICIT_TASK_FLOPS", 2 * 16 * 54 * 64 * 8)  # 8 images
+        plan = conv._small_plan(x, w, *args)
+    assert plan is not None and (plan.split is None) == (batch == 1)
+    sc, sh = r.standard_normal(16).astype(dtype), r.standard_normal(16).astype(dtype)
+    res = r.standard_normal((batch, 16, 8, 8)).astype(dtype)
+    for relu in (False, True):
+        run = conv.small_runner(plan, np.dtype(dtype), relu)
+        want, _ = conv.conv2d_forward(x, w, *args, relu=relu)
+        np.testing.assert_array_equal(run(x, w), want)
+        want, _ = conv.conv2d_forward(x, w, *args, relu=relu, scale=sc, shift=sh, residual=res)
+        np.testing.assert_array_equal(run(x, w, sc, sh, res), want)
+        np.testing.assert_array_equal(run(2 * x, w, sc, sh, res),
+                                      conv.conv2d_forward(2 * x, w, *args, relu=relu, scale=sc,
+                                                          shift=sh, residual=res)[0])  # fmt: skip
+        pooled = conv.small_runner(plan, np.dtype(dtype), relu, pool=True)
+        want, _ = conv.conv2d_forward(x, w, *args, relu=relu, scale=sc, shift=sh, pool=True)
+        assert want.shape == (batch, 16, 4, 4)
+        np.testing.assert_array_equal(pooled(x, w, sc, sh), want)
+    conv._plan_for.cache_clear()  # the split above came from patched thresholds
 
 
 @pytest.mark.parametrize("batch", [1, 2])  # one image reads the weight unpacked
