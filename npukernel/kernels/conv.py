@@ -843,7 +843,9 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, thread
                  None if split[1] == 1 else split, algo)  # fmt: skip
 
 
-def small_runner(plan, dtype: np.dtype, relu: bool, pool: bool = False) -> Callable:
+def small_runner(
+    plan, dtype: np.dtype, relu: bool, pool: bool = False, eps: float | None = None
+) -> Callable:
     """:func:`small_forward` for one plan and epilogue, with what they fix bound once.
 
     Graph mode calls the result once per replay of a convolution node: ``run(x, w,
@@ -852,6 +854,9 @@ def small_runner(plan, dtype: np.dtype, relu: bool, pool: bool = False) -> Calla
     :func:`conv_implicit.forward_packing` straight away: the lookups and conversions of
     :func:`small_forward` took ~5 us of a 60-100 us batch-1 convolution, 21 times in a
     ResNet-20 forward. Plans of several tasks go through :func:`small_forward`.
+
+    With ``eps``, the epilogue is an inference BatchNorm folded inside the kernel:
+    ``run(x, w, gamma, beta, mean, var, residual=None)``.
 
     Example:
         >>> x = np.ones((1, 2, 4, 4), np.float32)
@@ -863,6 +868,13 @@ def small_runner(plan, dtype: np.dtype, relu: bool, pool: bool = False) -> Calla
     """
     out_shape, (_, k), geo, starts, work, split, _ = plan
     if split is not None:
+        if eps is not None:
+
+            def run_split_bn(x, w, gamma, beta, mean, var, residual=None):  # noqa: ANN001, ANN202
+                scale, shift = batch_norm_affine(gamma, beta, mean, var, eps)
+                return small_forward(plan, x, w, relu, scale, shift, residual, pool)
+
+            return run_split_bn
 
         def run_split(x, w, scale=None, shift=None, residual=None):  # noqa: ANN001, ANN202
             return small_forward(plan, x, w, relu, scale, shift, residual, pool)
@@ -874,16 +886,45 @@ def small_runner(plan, dtype: np.dtype, relu: bool, pool: bool = False) -> Calla
     kernel, workspace, empty = implicit.forward_packing, _workspace, np.empty
     offs, grid, tiling, pad_size = geo.offs, geo.grid, geo.tiling, geo.pad_size
     none = _no_epilogue(dt)
+    if eps is not None:
+        e = float(eps)
+
+        def run_bn(x, w, gamma, beta, mean, var, residual=None):  # noqa: ANN001, ANN202
+            y = empty(out_shape, dt)
+            kernel(x, w.reshape(-1), k, starts, offs, grid, tiling, pad_size, y,
+                   workspace("ismall", (work,), dt), relu, gamma, beta,
+                   none[3] if residual is None else residual, pool, mean, var, e)  # fmt: skip
+            return y
+
+        return run_bn
 
     def run(x, w, scale=None, shift=None, residual=None):  # noqa: ANN001, ANN202
         y = empty(out_shape, dt)
         kernel(x, w.reshape(-1), k, starts, offs, grid, tiling, pad_size, y,
                workspace("ismall", (work,), dt), relu, none[1] if scale is None else scale,
                none[2] if shift is None else shift, none[3] if residual is None else residual,
-               pool)  # fmt: skip
+               pool, none[1], none[2], 0.0)  # fmt: skip
         return y
 
     return run
+
+
+def batch_norm_affine(gamma, beta, mean, var, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """An inference BatchNorm's per-channel ``(scale, shift)``, flat, in ``var``'s dtype.
+
+    ``scale = gamma / sqrt(var + eps)``, ``shift = beta - mean * scale``: the kernel
+    :func:`conv_implicit.fold_batch_norm` (the same arithmetic the convolution kernels
+    fold inside).
+
+    Example:
+        >>> one = np.ones(1, np.float32)
+        >>> [a.tolist() for a in batch_norm_affine(2 * one, one, one, 3 * one, 1.0)]
+        [[1.0], [0.0]]
+    """
+    flat = [np.ascontiguousarray(a, dtype=var.dtype).reshape(-1) for a in (gamma, beta, mean, var)]
+    out = np.empty(2 * flat[0].shape[0], var.dtype)
+    implicit.fold_batch_norm(*flat, float(eps), out)
+    return out[: flat[0].shape[0]], out[flat[0].shape[0] :]
 
 
 def small_conv(plan, x, w, relu=False) -> tuple[np.ndarray, _Ctx]:
@@ -1123,9 +1164,11 @@ def _implicit_run(src, wmat, out, geo, split, layout, epi, pool):
     """
     if split is None:
         starts, work = layout
+        none = epi[1][:0]  # no BatchNorm to fold
         implicit.forward_packing(src, np.ascontiguousarray(wmat).reshape(-1), wmat.shape[1],
                                  starts, geo.offs, geo.grid, geo.tiling, geo.pad_size, out,
-                                 _workspace("ismall", (work,), src.dtype), *epi, pool)  # fmt: skip
+                                 _workspace("ismall", (work,), src.dtype), *epi, pool, none,
+                                 none, 0.0)  # fmt: skip
         return
     per, tasks, parts = split
     packed, starts = implicit.pack_rows(wmat)

@@ -156,12 +156,14 @@ def _flat_operands(arrays: tuple) -> tuple | None:
     return tuple(v if v.ndim == 1 else v.reshape(-1) for v in arrays)
 
 
-def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False):  # noqa: ANN202
+def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False,
+                     batch_norm: bool = False):  # noqa: ANN202 # fmt: skip
     """``OpDef.specialize`` for the convolutions: a batch-1-sized one skips its plan lookup.
 
     ``relu=None`` reads the ``relu`` attribute. A non-contiguous operand at run time
     (a view from a graph input) takes the general kernel. With ``pool`` (conv2d_maxpool)
-    the per-channel ``scale, shift`` are optional.
+    the per-channel ``scale, shift`` are optional; with ``batch_norm`` (conv2d_bn) they
+    are ``gamma, beta, mean, var``.
     """
 
     def specialize(shapes, dtypes, attrs):  # noqa: ANN001, ANN202
@@ -173,8 +175,27 @@ def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False
         if plan is None:
             return None
         fused = a["relu"] if relu is None else relu
-        run_small = ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool)
+        eps = a["eps"] if batch_norm else None
+        run_small = ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool, eps)
         small_conv = ck.small_conv
+        if batch_norm:
+            general_bn = _conv_bn_npu
+
+            def run_bn(x, w, gamma, beta, mean, var, *residual):  # noqa: ANN001, ANN002, ANN202
+                # the BatchNorm's vectors: Parameters or graph values, contiguous as a rule
+                if (
+                    x.flags.c_contiguous
+                    and w.flags.c_contiguous
+                    and gamma.flags.c_contiguous
+                    and beta.flags.c_contiguous
+                    and mean.flags.c_contiguous
+                    and var.flags.c_contiguous
+                    and (not residual or residual[0].flags.c_contiguous)
+                ):
+                    return run_small(x, w, gamma, beta, mean, var, *residual)
+                return general_bn(x, w, gamma, beta, mean, var, *residual, **a)
+
+            return run_bn
         if pool:
 
             def run_pool(x, w, *affine):  # noqa: ANN001, ANN002, ANN202
@@ -280,6 +301,65 @@ register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, ch
                specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift + residual), the end of a residual block."))  # fmt: skip
 
+
+# -- convolution + inference BatchNorm: the fold computed inside the kernel --------------------
+
+
+def _conv_bn_check(x, w, gamma, beta, mean, var, *residual, stride, padding, dilation, groups,
+                   relu, eps):  # fmt: skip
+    attrs = _conv_check(x, w, stride, padding, dilation, groups)
+    oc = w.shape[0]
+    for name, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
+        if v.shape != (oc,):
+            raise ShapeError(
+                f"For 'conv2d_bn', '{name}' must have shape ({oc},) (one value per output "
+                f"channel), but got {v.shape}."
+            )
+    return attrs | {"relu": bool(relu), "eps": float(eps)}
+
+
+def _conv_bn_npu(x, w, gamma, beta, mean, var, *residual, stride, padding, dilation, groups,
+                 relu, eps):  # fmt: skip
+    scale, shift = ck.batch_norm_affine(gamma, beta, mean, var, eps)
+    return _conv_affine_npu(x, w, scale, shift, *residual, stride=stride, padding=padding,
+                            dilation=dilation, groups=groups, relu=relu)  # fmt: skip
+
+
+def _conv_bn_cpu(x, w, gamma, beta, mean, var, *residual, stride, padding, dilation, groups,
+                 relu, eps):  # fmt: skip
+    scale = gamma.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+    shift = beta - mean * scale
+    return _conv_affine_cpu(x, w, scale, shift, *residual, stride=stride, padding=padding,
+                            dilation=dilation, groups=groups, relu=relu)  # fmt: skip
+
+
+def _conv_bn_examples(rng, residual=False):
+    out = []
+    for ins, attrs in _conv_affine_examples(rng, residual):
+        oc = ins[1].shape[0]
+        gamma, beta, mean = (rng.standard_normal(oc) for _ in range(3))
+        var = rng.uniform(0.5, 2.0, oc)
+        out.append(([ins[0], ins[1], gamma, beta, mean, var, *ins[4:]], attrs | {"eps": 1e-5}))
+    return out
+
+
+def _conv_bn_bad():
+    base = {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
+            "relu": False, "eps": 1e-5}  # fmt: skip
+    c4, c3 = np.ones(4), np.ones(3)
+    return [([np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3)), c4, c4, c3, c4], base, ShapeError)]
+
+
+register(OpDef("conv2d_bn", CONV, _conv_bn_npu, _conv_bn_cpu, check=_conv_bn_check,
+               cost=_conv_affine_cost, examples=_conv_bn_examples, bad=_conv_bn_bad,
+               specialize=_conv_specialize(None, affine=True, batch_norm=True),
+               doc="relu?(batch_norm(conv2d(x, w), gamma, beta, mean, var, eps)) with the "
+                   "BatchNorm's fold computed inside the kernel (graph mode, inference)."))  # fmt: skip
+register(OpDef("conv2d_bn_add", CONV, _conv_bn_npu, _conv_bn_cpu, check=_conv_bn_check,
+               cost=_conv_affine_cost, examples=lambda rng: _conv_bn_examples(rng, residual=True),
+               specialize=_conv_specialize(None, affine=True, batch_norm=True),
+               doc="relu?(batch_norm(conv2d(x, w), ...) + residual), the end of a residual "
+                   "block, the BatchNorm folded inside the kernel."))  # fmt: skip
 
 # -- convolution + 2x2 max pooling: graph mode fuses a LeNet-style pair ---------------------
 

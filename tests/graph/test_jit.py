@@ -145,7 +145,7 @@ def test_replay_skips_the_float16_wrapper_only_without_float16(rng, dtype):
 
 @pytest.mark.parametrize("batch", [1, 64])
 def test_small_convolutions_are_specialised_when_compiled(rng, batch):
-    # An inference residual block: conv2d_affine(_add) nodes. At batch 1 each is small
+    # An inference conv + BatchNorm + ReLU: a conv2d_bn node. At batch 1 it is small
     # enough for one implicit task, so the replay calls a kernel with its plan bound; at
     # batch 64 it calls the general one. A non-contiguous input takes the general path
     # inside the specialised kernel. Results match eager either way.
@@ -159,7 +159,7 @@ def test_small_convolutions_are_specialised_when_compiled(rng, batch):
         np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-5)
         program = npk.graph.compiled(compiled, x).program
         nodes = program.graph.nodes
-        j = next(j for j, n in enumerate(nodes) if n.name.startswith("conv2d_affine"))
+        j = next(j for j, n in enumerate(nodes) if n.name.startswith("conv2d_bn"))
         special = "_conv_specialize" in program.ns[f"k{j}"].__qualname__
         assert special == (batch == 1 and simd.AVAILABLE)  # the JIT off: no implicit kernels
         wide = T(rng.standard_normal((batch, 16, 16, 32)))
@@ -274,11 +274,11 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
     entry = npk.graph.compiled(compiled, x)
     names = [n.name for n in entry.program.graph.nodes]
-    assert names.count("conv2d_affine") == 1 + down and names.count("conv2d_affine_add") == 1
+    # each convolution folds its BatchNorm itself: no fold kernel of its own, no reshape
+    assert names.count("conv2d_bn") == 1 + down and names.count("conv2d_bn_add") == 1
     assert entry.stats["conv_affine"] == 2 + down
     assert not [n for n in names if "relu" in n or n == "conv2d"]
-    # the folded scale and shift reach the convolutions flat: no reshape runs
-    assert "reshape" not in names
+    assert names == [n for n in names if n.startswith("conv2d_bn")]
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)  # replayed
 
 
