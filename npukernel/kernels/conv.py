@@ -782,10 +782,15 @@ def _small_plan(x, w, stride, padding, dilation, groups):
         return None
 
 
-def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tuple | None:
+def small_plan(
+    x_shape, w_shape, stride, padding, dilation, groups, dtype, fused: bool = False
+) -> tuple | None:
     """The plan :func:`small_forward` takes for these shapes, or None (not a small conv).
 
     Graph mode asks once per convolution node, when it compiles, instead of per call.
+    ``fused``: the node applies an epilogue (an affine step, a residual, a pooling), for
+    which the implicit kernel also takes the shapes im2col would run without one (as
+    :func:`conv2d_forward` does): ResNet-20's 1x1 stride-2 shortcuts at batch 1.
 
     Example:
         >>> plan = small_plan((1, 16, 8, 8), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1,
@@ -798,7 +803,9 @@ def small_plan(x_shape, w_shape, stride, padding, dilation, groups, dtype) -> tu
                          tuple(dilation), groups, np.dtype(dtype), numba.get_num_threads())  # fmt: skip
     except TypeError:
         return None
-    return plan if plan is not None and plan.split is None and plan.algo == "implicit" else None
+    if plan is None or plan.split is not None:
+        return None
+    return plan if plan.algo == "implicit" or fused else None
 
 
 class _Plan(NamedTuple):

@@ -171,7 +171,7 @@ def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False
             return None
         a = attrs
         plan = ck.small_plan(shapes[0], shapes[1], a["stride"], a["padding"], a["dilation"],
-                             a["groups"], dtypes[0])  # fmt: skip
+                             a["groups"], dtypes[0], fused=affine or pool)  # fmt: skip
         if plan is None:
             return None
         fused = a["relu"] if relu is None else relu

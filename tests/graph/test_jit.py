@@ -169,6 +169,23 @@ def test_small_convolutions_are_specialised_when_compiled(rng, batch):
                                    atol=1e-5)  # fmt: skip
 
 
+def test_batch_1_shortcut_convolution_is_specialised_when_compiled(rng):
+    # ResNet-20's 1x1 stride-2 shortcut: im2col's shape on its own, but with its
+    # BatchNorm folded in, the implicit kernel's; at batch 1 the replay binds its plan
+    shortcut = nn.SequentialCell([nn.Conv2d(16, 32, 1, stride=2), nn.BatchNorm2d(32)])
+    shortcut.set_train(False)
+    shortcut[1].moving_mean.set_data(T(rng.standard_normal(32)))
+    x = T(rng.standard_normal((1, 16, 32, 32)))
+    with npk.no_grad():
+        compiled = npk.jit(shortcut)
+        np.testing.assert_allclose(compiled(x).asnumpy(), shortcut(x).asnumpy(), rtol=1e-5,
+                                   atol=1e-5)  # fmt: skip
+        program = npk.graph.compiled(compiled, x).program
+    assert [n.name for n in program.graph.nodes] == ["conv2d_bn"]
+    special = "_conv_specialize" in program.ns["k0"].__qualname__
+    assert special == simd.AVAILABLE
+
+
 @pytest.mark.parametrize("batch", [1, 64])
 def test_small_dense_layers_are_specialised_when_compiled(rng, batch):
     # LeNet-5's classifier: at batch 1 each layer is small enough for the one-call kernel
