@@ -108,6 +108,21 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray
     return buf[:size].reshape(shape)
 
 
+def _scratch(name: str, size: int, dtype: np.dtype) -> np.ndarray:
+    """:func:`_workspace`'s flat buffer of at least ``size`` elements, as it is.
+
+    For kernels that take their own offsets into it (``forward_packing``): no slice or
+    reshape per call (a batch-1 ResNet-20 forward asks 21 times).
+    """
+    try:
+        buf = _tls.buffers.get((name, dtype))
+    except AttributeError:
+        buf = None
+    if buf is None or buf.size < size:
+        buf = _workspace(name, (size,), dtype)
+    return buf
+
+
 def conv2d_output_shape(
     x_shape: tuple[int, ...],
     w_shape: tuple[int, ...],
@@ -851,7 +866,12 @@ def _plan_for(x_shape, w_shape, stride, padding, dilation, groups, dtype, thread
 
 
 def small_runner(
-    plan, dtype: np.dtype, relu: bool, pool: bool = False, eps: float | None = None
+    plan,
+    dtype: np.dtype,
+    relu: bool,
+    pool: bool = False,
+    eps: float | None = None,
+    fallback: Callable | None = None,
 ) -> Callable:
     """:func:`small_forward` for one plan and epilogue, with what they fix bound once.
 
@@ -863,7 +883,9 @@ def small_runner(
     ResNet-20 forward. Plans of several tasks go through :func:`small_forward`.
 
     With ``eps``, the epilogue is an inference BatchNorm folded inside the kernel:
-    ``run(x, w, gamma, beta, mean, var, residual=None)``.
+    ``run(x, w, gamma, beta, mean, var, residual=None)``. With ``fallback``, an operand
+    that is not C-contiguous (a strided view fed to a compiled graph) sends the call to
+    ``fallback`` with the same arguments (the general kernel, which copies).
 
     Example:
         >>> x = np.ones((1, 2, 4, 4), np.float32)
@@ -875,42 +897,65 @@ def small_runner(
     """
     out_shape, (_, k), geo, starts, work, split, _ = plan
     if split is not None:
-        if eps is not None:
 
-            def run_split_bn(x, w, gamma, beta, mean, var, residual=None):  # noqa: ANN001, ANN202
+        def run_split(x, w, *args):  # noqa: ANN001, ANN002, ANN202
+            arrays = [a for a in args if a is not None]
+            if fallback is not None and not all(a.flags.c_contiguous for a in (x, w, *arrays)):
+                return fallback(x, w, *arrays)
+            if eps is None:
+                scale, shift, residual = (list(args) + [None] * 3)[:3]
+            else:
+                gamma, beta, mean, var, residual = (list(args) + [None])[:5]
                 scale, shift = batch_norm_affine(gamma, beta, mean, var, eps)
-                return small_forward(plan, x, w, relu, scale, shift, residual, pool)
-
-            return run_split_bn
-
-        def run_split(x, w, scale=None, shift=None, residual=None):  # noqa: ANN001, ANN202
             return small_forward(plan, x, w, relu, scale, shift, residual, pool)
 
         return run_split
     if pool:
         out_shape = (*out_shape[:2], out_shape[2] // 2, out_shape[3] // 2)
     dt = np.dtype(dtype)
-    kernel, workspace, empty = implicit.forward_packing, _workspace, np.empty
+    kernel, scratch, empty = implicit.forward_packing, _scratch, np.empty
     offs, grid, tiling, pad_size = geo.offs, geo.grid, geo.tiling, geo.pad_size
     none = _no_epilogue(dt)
     if eps is not None:
         e = float(eps)
 
         def run_bn(x, w, gamma, beta, mean, var, residual=None):  # noqa: ANN001, ANN202
+            if fallback is not None and not (
+                x.flags.c_contiguous
+                and w.flags.c_contiguous
+                and gamma.flags.c_contiguous
+                and beta.flags.c_contiguous
+                and mean.flags.c_contiguous
+                and var.flags.c_contiguous
+                and (residual is None or residual.flags.c_contiguous)
+            ):
+                args = (gamma, beta, mean, var) + (() if residual is None else (residual,))
+                return fallback(x, w, *args)
             y = empty(out_shape, dt)
             kernel(x, w.reshape(-1), k, starts, offs, grid, tiling, pad_size, y,
-                   workspace("ismall", (work,), dt), relu, gamma, beta,
+                   scratch("ismall", work, dt), relu, gamma, beta,
                    none[3] if residual is None else residual, pool, mean, var, e)  # fmt: skip
             return y
 
         return run_bn
 
     def run(x, w, scale=None, shift=None, residual=None):  # noqa: ANN001, ANN202
+        if fallback is not None and not (
+            x.flags.c_contiguous
+            and w.flags.c_contiguous
+            and (scale is None or (scale.flags.c_contiguous and shift.flags.c_contiguous))
+            and (residual is None or residual.flags.c_contiguous)
+        ):
+            args = (() if scale is None else (scale, shift)) + (
+                () if residual is None else (residual,)
+            )
+            return fallback(x, w, *args)
         y = empty(out_shape, dt)
         kernel(x, w.reshape(-1), k, starts, offs, grid, tiling, pad_size, y,
-               workspace("ismall", (work,), dt), relu, none[1] if scale is None else scale,
-               none[2] if shift is None else shift, none[3] if residual is None else residual,
-               pool, none[1], none[2], 0.0)  # fmt: skip
+               scratch("ismall", work, dt), relu,
+               none[1] if scale is None else scale.reshape(-1),
+               none[2] if shift is None else shift.reshape(-1),
+               none[3] if residual is None else residual, pool, none[1], none[2], 0.0)  # fmt: skip
         return y
 
     return run

@@ -8,6 +8,8 @@ numpy slicing and ``einsum``: slow, obvious and independent of the kernels they 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from npukernel.errors import ShapeError
@@ -149,13 +151,6 @@ def _conv_check(x, w, stride, padding, dilation, groups):
     return check_conv2d(x, w, stride, padding, dilation, groups)
 
 
-def _flat_operands(arrays: tuple) -> tuple | None:
-    """The per-channel ``arrays`` as the kernels take them (1-D), or None if one is strided."""
-    if not all(v.flags.c_contiguous for v in arrays):
-        return None
-    return tuple(v if v.ndim == 1 else v.reshape(-1) for v in arrays)
-
-
 def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False,
                      batch_norm: bool = False):  # noqa: ANN202 # fmt: skip
     """``OpDef.specialize`` for the convolutions: a batch-1-sized one skips its plan lookup.
@@ -175,52 +170,17 @@ def _conv_specialize(relu: bool | None, affine: bool = False, pool: bool = False
         if plan is None:
             return None
         fused = a["relu"] if relu is None else relu
-        eps = a["eps"] if batch_norm else None
-        run_small = ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool, eps)
-        small_conv = ck.small_conv
         if batch_norm:
-            general_bn = _conv_bn_npu
-
-            def run_bn(x, w, gamma, beta, mean, var, *residual):  # noqa: ANN001, ANN002, ANN202
-                # the BatchNorm's vectors: Parameters or graph values, contiguous as a rule
-                if (
-                    x.flags.c_contiguous
-                    and w.flags.c_contiguous
-                    and gamma.flags.c_contiguous
-                    and beta.flags.c_contiguous
-                    and mean.flags.c_contiguous
-                    and var.flags.c_contiguous
-                    and (not residual or residual[0].flags.c_contiguous)
-                ):
-                    return run_small(x, w, gamma, beta, mean, var, *residual)
-                return general_bn(x, w, gamma, beta, mean, var, *residual, **a)
-
-            return run_bn
-        if pool:
-
-            def run_pool(x, w, *affine):  # noqa: ANN001, ANN002, ANN202
-                flat = _flat_operands(affine)
-                if x.flags.c_contiguous and w.flags.c_contiguous and flat is not None:
-                    return run_small(x, w, *flat)
-                return _conv_pool_npu(x, w, *affine, **a)
-
-            return run_pool
+            return ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool, a["eps"],
+                                   functools.partial(_conv_bn_npu, **a))  # fmt: skip
         if affine:
-            general = _conv_affine_npu
-
-            def run(x, w, scale, shift, *residual):  # noqa: ANN001, ANN002, ANN202
-                if (
-                    x.flags.c_contiguous
-                    and w.flags.c_contiguous
-                    and scale.flags.c_contiguous
-                    and shift.flags.c_contiguous
-                    and (not residual or residual[0].flags.c_contiguous)
-                ):
-                    return run_small(x, w, scale.reshape(-1), shift.reshape(-1), *residual)
-                return general(x, w, scale, shift, *residual, **a)
-
-            return run
+            return ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool,
+                                   fallback=functools.partial(_conv_affine_npu, **a))  # fmt: skip
+        if pool:
+            return ck.small_runner(plan, np.dtype(dtypes[0]), fused, pool,
+                                   fallback=functools.partial(_conv_pool_npu, **a))  # fmt: skip
         general = _conv_relu_npu if fused else _conv_npu
+        small_conv = ck.small_conv
 
         def run(x, w):  # noqa: ANN001, ANN202
             if x.flags.c_contiguous and w.flags.c_contiguous:

@@ -308,6 +308,13 @@ def test_small_runner_matches_conv2d_forward(monkeypatch, dtype, batch):
         want, _ = conv.conv2d_forward(x, w, *args, relu=relu, scale=sc, shift=sh, pool=True)
         assert want.shape == (batch, 16, 4, 4)
         np.testing.assert_array_equal(pooled(x, w, sc, sh), want)
+    # a strided operand goes to the fallback, with the same arguments
+    seen = []
+    run = conv.small_runner(plan, np.dtype(dtype), True, fallback=lambda *a: seen.append(a) or 7)
+    wide = np.repeat(x, 2, axis=3)[..., ::2]
+    assert not wide.flags.c_contiguous and run(wide, w, sc, sh) == 7
+    assert len(seen) == 1 and seen[0][0] is wide and seen[0][2] is sc
+    assert run(x, w, sc, sh).shape == (batch, 16, 8, 8) and len(seen) == 1
     conv._plan_for.cache_clear()  # the split above came from patched thresholds
 
 
@@ -361,6 +368,8 @@ def test_conv2d_implicit_tilings(monkeypatch, dtype, out_hw, mode, stride, batch
     # output (odd sizes drop the last row or column)
     for relu, affine in ((True, ()), (False, epi)):
         full, _ = conv.conv2d_forward(x, w, *args, relu, *affine)
+        if not affine:  # the ReLU alone (in place on out's columns when they are whole)
+            np.testing.assert_array_equal(full, np.maximum(y, 0))
         pooled, _ = conv.conv2d_forward(x, w, *args, relu, *affine, pool=True)
         assert pooled.shape == (batch, 7, oh // 2, ow // 2)
         np.testing.assert_array_equal(pooled, pool.max_pool2d_values(full, (2, 2), (2, 2)))
