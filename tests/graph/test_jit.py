@@ -277,8 +277,9 @@ class _Residual(nn.Cell):
         return self.relu(self.bn2(self.conv2(out)) + (x if self.down is None else self.down(x)))
 
 
+@pytest.mark.parametrize("batch", [1, 3])  # the kernels bound at compile time either way
 @pytest.mark.parametrize("down", [False, True])
-def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rng, down):
+def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rng, down, batch):
     # with a downsampling shortcut, both arms of the residual add end in a folded
     # BatchNorm: the first convolution in the graph takes the add, the other does not
     npk.set_seed(4)
@@ -289,7 +290,7 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
         bn.moving_variance.set_data(T(rng.random(4) + 0.5))
         bn.gamma.set_data(T(rng.standard_normal(4)))
     net.set_train(False)
-    x = T(rng.standard_normal((3, 4, 6, 6)))
+    x = T(rng.standard_normal((batch, 4, 6, 6)))
     want = net(x).asnumpy()
     compiled = npk.jit(net)
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)
@@ -300,6 +301,8 @@ def test_inference_block_folds_batch_norm_residual_and_relu_into_convolutions(rn
     assert entry.stats["conv_affine"] == 2 + down
     assert not [n for n in names if "relu" in n or n == "conv2d"]
     assert names == [n for n in names if n.startswith("conv2d_bn")]
+    ns = entry.program.ns  # each bound to its plan when compiled (JIT off: no plans)
+    assert all(_specialised(ns[f"k{j}"]) == simd.AVAILABLE for j in range(len(names)))
     np.testing.assert_allclose(compiled(x).asnumpy(), want, rtol=1e-5, atol=1e-5)  # replayed
 
 
