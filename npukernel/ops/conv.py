@@ -222,8 +222,34 @@ def _conv_affine_cost(inputs, outputs, attrs):
     return _conv_cost(inputs[:2], outputs, attrs)
 
 
+def _check_epilogue(op: str, x, w, attrs: dict, channels: dict, residual: tuple) -> None:  # noqa: ANN001
+    """Raise ShapeError unless the epilogue's operands fit the convolution's output.
+
+    Each per-channel operand must hold one value per output channel and the residual
+    have the output's shape: the kernels index them by the output's positions.
+    """
+    oc = w.shape[0]
+    for name, v in channels.items():
+        if v.size != oc or v.ndim not in (1, 4) or (v.ndim == 4 and v.shape[1] != oc):
+            raise ShapeError(
+                f"For '{op}', '{name}' must hold one value per output channel, shape ({oc},) "
+                f"or (1, {oc}, 1, 1), but got {v.shape}."
+            )
+    if residual:
+        a = attrs
+        want = ck.conv2d_output_shape(x.shape, w.shape, a["stride"], a["padding"], a["dilation"])
+        if tuple(residual[0].shape) != tuple(want):
+            raise ShapeError(
+                f"For '{op}', 'residual' must have the convolution's output shape {tuple(want)}, "
+                f"but got {tuple(residual[0].shape)}."
+            )
+
+
 def _conv_affine_check(x, w, scale, shift, *residual, stride, padding, dilation, groups, relu):
-    return _conv_check(x, w, stride, padding, dilation, groups) | {"relu": bool(relu)}
+    attrs = _conv_check(x, w, stride, padding, dilation, groups)
+    op = "conv2d_affine_add" if residual else "conv2d_affine"
+    _check_epilogue(op, x, w, attrs, {"scale": scale, "shift": shift}, residual)
+    return attrs | {"relu": bool(relu)}
 
 
 def _conv_affine_npu(x, w, scale, shift, *residual, stride, padding, dilation, groups, relu):
@@ -251,13 +277,26 @@ def _conv_affine_examples(rng, residual=False):
     return out
 
 
+def _conv_affine_bad(residual=False):
+    base = {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
+            "relu": False}  # fmt: skip
+    x, w, c4 = np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3)), np.ones(4)
+    if residual:
+        return [([x, w, c4, c4, np.ones((1, 4, 2, 2))], base, ShapeError)]
+    return [
+        ([x, w, np.ones(2), c4], base, ShapeError),
+        ([x, w, c4, np.ones((1, 2, 2, 1))], base, ShapeError),
+    ]
+
+
 register(OpDef("conv2d_affine", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
-               cost=_conv_affine_cost, examples=_conv_affine_examples,
+               cost=_conv_affine_cost, examples=_conv_affine_examples, bad=_conv_affine_bad,
                specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift): graph mode folds an inference BatchNorm "
                    "(and a ReLU) into the convolution."))  # fmt: skip
 register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, check=_conv_affine_check,
                cost=_conv_affine_cost, examples=lambda rng: _conv_affine_examples(rng, residual=True),
+               bad=lambda: _conv_affine_bad(residual=True),
                specialize=_conv_specialize(None, affine=True),
                doc="relu?(conv2d(x, w) * scale + shift + residual), the end of a residual block."))  # fmt: skip
 
@@ -268,13 +307,9 @@ register(OpDef("conv2d_affine_add", CONV, _conv_affine_npu, _conv_affine_cpu, ch
 def _conv_bn_check(x, w, gamma, beta, mean, var, *residual, stride, padding, dilation, groups,
                    relu, eps):  # fmt: skip
     attrs = _conv_check(x, w, stride, padding, dilation, groups)
-    oc = w.shape[0]
-    for name, v in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
-        if v.shape != (oc,):
-            raise ShapeError(
-                f"For 'conv2d_bn', '{name}' must have shape ({oc},) (one value per output "
-                f"channel), but got {v.shape}."
-            )
+    op = "conv2d_bn_add" if residual else "conv2d_bn"
+    stats = {"gamma": gamma, "beta": beta, "mean": mean, "var": var}
+    _check_epilogue(op, x, w, attrs, stats, residual)
     return attrs | {"relu": bool(relu), "eps": float(eps)}
 
 
@@ -303,11 +338,16 @@ def _conv_bn_examples(rng, residual=False):
     return out
 
 
-def _conv_bn_bad():
+def _conv_bn_bad(residual=False):
     base = {"stride": (1, 1), "padding": (0, 0, 0, 0), "dilation": (1, 1), "groups": 1,
             "relu": False, "eps": 1e-5}  # fmt: skip
-    c4, c3 = np.ones(4), np.ones(3)
-    return [([np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3)), c4, c4, c3, c4], base, ShapeError)]
+    x, w, c4, c3 = np.ones((1, 3, 8, 8)), np.ones((4, 3, 3, 3)), np.ones(4), np.ones(3)
+    if residual:
+        return [
+            ([x, w, c4, c4, c4, c4, np.ones((1, 4, 8, 8))], base, ShapeError),  # not 6x6
+            ([x, w, c4, c4, c3, c4, np.ones((1, 4, 6, 6))], base, ShapeError),
+        ]
+    return [([x, w, c4, c4, c3, c4], base, ShapeError)]
 
 
 register(OpDef("conv2d_bn", CONV, _conv_bn_npu, _conv_bn_cpu, check=_conv_bn_check,
@@ -317,6 +357,7 @@ register(OpDef("conv2d_bn", CONV, _conv_bn_npu, _conv_bn_cpu, check=_conv_bn_che
                    "BatchNorm's fold computed inside the kernel (graph mode, inference)."))  # fmt: skip
 register(OpDef("conv2d_bn_add", CONV, _conv_bn_npu, _conv_bn_cpu, check=_conv_bn_check,
                cost=_conv_affine_cost, examples=lambda rng: _conv_bn_examples(rng, residual=True),
+               bad=lambda: _conv_bn_bad(residual=True),
                specialize=_conv_specialize(None, affine=True, batch_norm=True),
                doc="relu?(batch_norm(conv2d(x, w), ...) + residual), the end of a residual "
                    "block, the BatchNorm folded inside the kernel."))  # fmt: skip
@@ -327,7 +368,9 @@ _POOL2 = {"kernel": (2, 2), "stride": (2, 2), "padding": (0, 0)}
 
 
 def _conv_pool_check(x, w, *affine, stride, padding, dilation, groups, relu):
-    attrs = _conv_check(x, w, stride, padding, dilation, groups) | {"relu": bool(relu)}
+    attrs = _conv_check(x, w, stride, padding, dilation, groups)
+    _check_epilogue("conv2d_maxpool", x, w, attrs, dict(zip(("scale", "shift"), affine)), ())
+    attrs = attrs | {"relu": bool(relu)}
     oh, ow = ck.conv2d_output_shape(x.shape, w.shape, stride, padding, dilation)[2:]
     if oh < 2 or ow < 2:
         raise ShapeError(
@@ -375,6 +418,7 @@ def _conv_pool_bad():
     return [
         ([np.ones((1, 1, 5, 5)), np.ones((2, 1, 5, 5))], base, ShapeError),  # 1x1: nothing to pool
         ([np.ones((1, 28, 28)), np.ones((6, 1, 5, 5))], base, ShapeError),
+        ([np.ones((1, 1, 8, 8)), np.ones((2, 1, 3, 3)), np.ones(3), np.ones(2)], base, ShapeError),
     ]
 
 
