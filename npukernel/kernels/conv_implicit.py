@@ -229,8 +229,12 @@ def _pack(a, k, starts, packed):
 
 
 @njit(cache=True, nogil=True)
-def _pad_image(src, n, pad, grid):
+def _pad_image(src, n, pad, grid, zero=True):
     """Zero ``pad`` and copy ``src[n]`` into its phase planes (see :class:`Geometry`).
+
+    ``zero=False`` skips the zeroing: ``pad`` holds an earlier image of the same
+    geometry, so everything the copy does not overwrite is zero already (the images
+    after the first of a batch: a fifth to a quarter less time in the pad).
 
     Plane ``(c, phase (a, b))`` row ``r``, column ``q`` holds ``xpad[c, a + r*sh,
     b + q*sw]``, where ``src`` sits at ``(pt, pl)`` in ``xpad``. Flat views and unsigned
@@ -248,8 +252,9 @@ def _pad_image(src, n, pad, grid):
     sw = grid[_SW]
     nph = grid[_NPH]
     plane = hp * wp
-    for k in range(pad.shape[0]):
-        pad[k] = 0.0
+    if zero:
+        for k in range(pad.shape[0]):
+            pad[k] = 0.0
     sf = src.reshape(-1)
     for ph in range(nph):
         a = grid[_NPH + 1 + 2 * ph]
@@ -343,7 +348,7 @@ def forward_images(src, n0, n1, weight, packed, starts, offs, grid, tiling, out,
     length = tiling[0]
     yrow = tiling[1]
     for n in range(n0, n1):
-        _pad_image(src, n, pad, grid)
+        _pad_image(src, n, pad, grid, n == n0)  # the same geometry from image to image
         for j in range(2, tiling.shape[0], 3):
             so = tiling[j]
             yo = tiling[j + 1]
@@ -577,7 +582,7 @@ def weight_grad_images(dy, x, n0, n1, offs, grid, dot_length, pad_size, acc, pad
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
-            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid)
+            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid, b0 == n0)
             _spread_rows(dy, b0 + b, dyext[b * dstep : (b + 1) * dstep], wp, dot_length, oc)
         o0 = 0
         while o0 < oc:
@@ -648,7 +653,7 @@ def weight_grad_outer(dy, x, n0, n1, offs, grid, pad_size, acct, pads, dyt):
     for b0 in range(n0, n1, nb):
         m = min(nb, n1 - b0)
         for b in range(m):
-            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid)
+            _pad_image(x, b0 + b, pads[b * pad_size : (b + 1) * pad_size], grid, b0 == n0)
             for o in range(oc):
                 s = uint64(((b0 + b) * oc + o) * oh * ow)
                 d = uint64(b * tstep + o)

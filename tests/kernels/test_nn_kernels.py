@@ -407,6 +407,30 @@ def test_pad_image_zeroes_everything_it_does_not_copy(x_shape, out_hw, kernel, t
     assert not pad[c * nph * geo.plane :].any()
 
 
+@pytest.mark.skipif(not simd.AVAILABLE, reason="the gemm tiles need the JIT")
+@pytest.mark.parametrize("stride", [1, 2])
+def test_forward_images_zeroes_the_padding_once_per_call(stride):
+    # Only the first image of a call zeroes the padded grid; the later ones rely on
+    # the copy overwriting exactly what the first image's did. A grid full of NaN
+    # before the call must not leak into any image's output.
+    from npukernel.kernels import conv_implicit
+
+    r = rng(13)
+    x = r.standard_normal((3, 4, 9, 9)).astype(np.float32)
+    w = r.standard_normal((5, 4, 3, 3)).astype(np.float32)
+    oh = (9 + 2 - 3) // stride + 1
+    geo = conv_implicit.Geometry(x.shape, (oh, oh), (3, 3), (1, 1), (1, 1), 4, (stride, stride))
+    packed, starts = conv_implicit.pack_rows(w.reshape(5, -1))
+    pad = np.full(geo.pad_size, np.nan, np.float32)
+    ybuf = np.full(5 * geo.length, np.nan, np.float32)
+    out = np.empty((3, 5, oh, oh), np.float32)
+    none = conv._no_epilogue(np.dtype(np.float32))
+    conv_implicit.forward_images(x, 0, 3, packed, True, starts, geo.offs, geo.grid, geo.tiling,
+                                 out, pad, ybuf, *none, False)  # fmt: skip
+    args = ((stride, stride), (1, 1, 1, 1), (1, 1), 1)
+    np.testing.assert_allclose(out, conv_ref(x, w, *args), rtol=1e-4, atol=1e-4)
+
+
 def test_implicit_kernels_are_recompiled_when_the_simd_tiles_change():
     # numba only invalidates a cached kernel when its own source file changes
     import hashlib
