@@ -899,15 +899,11 @@ def small_runner(
     if split is not None:
 
         def run_split(x, w, *args):  # noqa: ANN001, ANN002, ANN202
-            arrays = [a for a in args if a is not None]
-            if fallback is not None and not all(a.flags.c_contiguous for a in (x, w, *arrays)):
-                return fallback(x, w, *arrays)
-            if eps is None:
-                scale, shift, residual = (list(args) + [None] * 3)[:3]
-            else:
-                gamma, beta, mean, var, residual = (list(args) + [None])[:5]
-                scale, shift = batch_norm_affine(gamma, beta, mean, var, eps)
-            return small_forward(plan, x, w, relu, scale, shift, residual, pool)
+            if fallback is not None and not all(a.flags.c_contiguous for a in (x, w, *args)):
+                return fallback(x, w, *args)
+            if eps is not None:  # (gamma, beta, mean, var[, residual]) -> (scale, shift[, ...])
+                args = (*batch_norm_affine(*args[:4], eps), *args[4:])
+            return small_forward(plan, x, w, relu, *args, pool=pool)
 
         return run_split
     if pool:
